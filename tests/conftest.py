@@ -20,6 +20,7 @@ from backend.database import Database, connect, database_url
 from backend.settings import Settings
 from backend.tenants.models import Tenant
 from backend.tenants.provisioning import create_shared_schema, provision_tenant
+from tests.support import GraphQLClient
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_DATA_DIR = ROOT / ".ensemble" / "test"
@@ -85,3 +86,23 @@ def make_clinic(database: Database) -> Callable[..., Tenant]:
         return provision_tenant(database.engine, slug, name)
 
     return make
+
+
+@pytest.fixture
+def app_database(database: Database) -> Iterator[Database]:
+    """The test database with an async engine of this test's own (each TestClient has its own loop)."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlalchemy.pool import NullPool
+
+    engine = create_async_engine(database.url, poolclass=NullPool)
+    yield Database(database.url, database.engine, engine)
+
+
+@pytest.fixture
+def graphql(app_database: Database, settings: Settings) -> Iterator[GraphQLClient]:
+    from starlette.testclient import TestClient
+
+    from backend.app import create_app
+
+    with TestClient(create_app(settings, app_database)) as http:
+        yield GraphQLClient(http)

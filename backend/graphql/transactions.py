@@ -1,0 +1,64 @@
+"""One transaction per request; one savepoint per mutation field.
+
+Each mutation field runs in a savepoint that is rolled back when it raises or returns a typed
+error, so bad input stores nothing; the request's transaction (holding the audit events of
+every read) commits when the operation ends.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import FieldExtension, SchemaExtension
+
+from backend.errors import InputRejected
+from backend.graphql.errors import InvalidInput, is_user_error
+
+log = logging.getLogger(__name__)
+
+
+class Atomic(FieldExtension):
+    async def resolve_async(
+        self, next_: Callable[..., Awaitable[Any]], source: Any, info: strawberry.Info, **kwargs: Any
+    ) -> Any:
+        session = info.context.session
+        savepoint = await session.begin_nested()
+        try:
+            result = await next_(source, info, **kwargs)
+        except InputRejected as rejected:
+            await savepoint.rollback()
+            return InvalidInput.of(rejected.problems)
+        except BaseException:
+            await savepoint.rollback()
+            raise
+        if is_user_error(result):
+            await savepoint.rollback()
+        else:
+            await savepoint.commit()
+        return result
+
+
+class RequestTransaction(SchemaExtension):
+    """Commits the request's session after execution; a failed commit becomes an error, not data."""
+
+    def on_operation(self) -> Iterator[None]:
+        context = self.execution_context.context
+        context.operation_name = self.execution_context.operation_name
+        yield
+
+    async def on_execute(self) -> Any:  # type: ignore[override]
+        yield
+        context = self.execution_context.context
+        try:
+            await context.finish(commit=True)
+        except Exception as exc:
+            # The exception text may quote row data: log its class only.
+            log.error("request commit failed: %s", type(exc).__name__)
+            result = self.execution_context.result
+            if result is not None:
+                result.data = None
+                result.errors = [GraphQLError("The change could not be saved; nothing was stored.")]
