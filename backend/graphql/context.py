@@ -66,7 +66,9 @@ class Context:
         """Record an audit event in the request's transaction (committed with the read or write)."""
         principal = self.require_principal()
         actor = Actor(principal.user_id, principal.tenant_id, principal.roles, self.client_address)
-        self.session.add(audit_event(actor, action, resource_type, resource_id, member_id, self.operation_name))
+        self.session.add(
+            audit_event(actor, action, resource_type, resource_id, member_id, self.operation_name)
+        )
 
     async def finish(self, commit: bool) -> None:
         """Commit (or roll back) the request's transaction, then run the after-commit work."""

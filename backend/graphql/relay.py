@@ -70,12 +70,15 @@ def decode_cursor(cursor: str, size: int) -> list[Any]:
 class Keyset:
     """The ordered, unique columns a list is sorted by (the last one is the primary key)."""
 
-    columns: tuple[ColumnElement[Any], ...]
+    columns: tuple[Any, ...]  # mapped columns (InstrumentedAttribute) in sort order
 
     def after(self, cursor: str) -> ColumnElement[bool]:
         values = decode_cursor(cursor, len(self.columns))
         try:
-            bound = [bindparam(None, _parse(c.type.python_type, v), type_=c.type) for c, v in zip(self.columns, values, strict=True)]
+            bound = [
+                bindparam(None, _parse(c.type.python_type, v), type_=c.type)
+                for c, v in zip(self.columns, values, strict=True)
+            ]
         except (TypeError, ValueError) as exc:
             raise BadRequest("after", "is not a cursor from this list") from exc
         return tuple_(*self.columns) > tuple_(*bound)
@@ -87,7 +90,7 @@ def _parse(kind: type, value: Any) -> Any:
     if kind is UUID:
         return UUID(value)
     if kind in (date, datetime):
-        return kind.fromisoformat(value)  # type: ignore[attr-defined]
+        return kind.fromisoformat(value)
     raise TypeError(kind)
 
 
@@ -112,4 +115,4 @@ async def keyset_page(
 
 
 def _key(row: Any, keyset: Keyset) -> list[Any]:
-    return [getattr(row, column.key) for column in keyset.columns]  # type: ignore[attr-defined]
+    return [getattr(row, column.key) for column in keyset.columns]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
@@ -27,19 +25,20 @@ Mutation = merge_types("Mutation", (ClientMutations,))
 MAX_DEPTH = 10
 MAX_ALIASES = 20
 MAX_TOKENS = 2000
-SDL_PATH = Path(__file__).resolve().parents[2] / "frontend_contract" / "schema.graphql"
 
 
 def _mask(error: GraphQLError) -> bool:
     """Show access and input errors; hide everything else (it may quote data or internals)."""
     original = error.original_error
-    return not isinstance(original, AccessError) and not isinstance(error, AccessError) and original is not None
+    return (
+        not isinstance(original, AccessError) and not isinstance(error, AccessError) and original is not None
+    )
 
 
-def build_schema(production: bool) -> strawberry.Schema:
+def build_schema(production: bool, max_depth: int = MAX_DEPTH) -> strawberry.Schema:
     extensions: list[object] = [
         RequestTransaction,
-        QueryDepthLimiter(max_depth=MAX_DEPTH),
+        QueryDepthLimiter(max_depth=max_depth),
         MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
         MaxTokensLimiter(max_token_count=MAX_TOKENS),
     ]
@@ -53,7 +52,3 @@ def build_schema(production: bool) -> strawberry.Schema:
     )
     check_every_root_field_guarded(schema)
     return schema
-
-
-def export_sdl() -> str:
-    return build_schema(production=False).as_str() + "\n"

@@ -50,7 +50,7 @@ class RequestTransaction(SchemaExtension):
         context.operation_name = self.execution_context.operation_name
         yield
 
-    async def on_execute(self) -> Any:  # type: ignore[override]
+    async def on_execute(self) -> Any:
         yield
         context = self.execution_context.context
         try:

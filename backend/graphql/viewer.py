@@ -61,4 +61,4 @@ class ViewerQueries:
     @strawberry.field(permission_classes=[Authenticated])
     async def node(self, info: strawberry.Info[Context, Any], id: relay.GlobalID) -> relay.Node | None:
         """Any record by its global id, within the caller's clinic and subject to that type's rule."""
-        return await id.resolve_node(info, required=False)  # type: ignore[no-any-return]
+        return await id.resolve_node(info, required=False)

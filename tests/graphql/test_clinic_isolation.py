@@ -60,8 +60,12 @@ def test_user_of_two_clinics_sees_each_only_when_acting_in_it(
     in_b = make_account(database, settings, b, ["clinician"], user_id=in_a.user_id)
     register(graphql, in_a.token, "Ada")
     register(graphql, in_b.token, "Bea")
-    assert [e["node"]["firstName"] for e in graphql.data(LIST, token=in_a.token)["clients"]["edges"]] == ["Ada"]
-    assert [e["node"]["firstName"] for e in graphql.data(LIST, token=in_b.token)["clients"]["edges"]] == ["Bea"]
+    assert [e["node"]["firstName"] for e in graphql.data(LIST, token=in_a.token)["clients"]["edges"]] == [
+        "Ada"
+    ]
+    assert [e["node"]["firstName"] for e in graphql.data(LIST, token=in_b.token)["clients"]["edges"]] == [
+        "Bea"
+    ]
     me = graphql.data("query { me { clinic { slug } memberships { slug } } }", token=in_b.token)["me"]
     assert me["clinic"]["slug"] == b.slug
     assert sorted(m["slug"] for m in me["memberships"]) == sorted([a.slug, b.slug])
