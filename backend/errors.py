@@ -14,7 +14,7 @@ class FieldProblem:
     message: str
 
 
-class InputRejected(Exception):  # noqa: N818 - a rejected input, not a bug
+class InputRejected(Exception):
     """Raised inside a unit of work to roll it back and answer with typed field errors."""
 
     def __init__(self, problems: list[FieldProblem]) -> None:

@@ -50,7 +50,9 @@ class GraphQLClient:
 
     def execute(self, query: str, variables: dict[str, Any] | None = None, token: str | None = None) -> Any:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        response = self.http.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
+        response = self.http.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
         assert response.status_code < 500, response.text
         return response.json()
 

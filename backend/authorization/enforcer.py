@@ -11,7 +11,9 @@ HERE = Path(__file__).parent
 
 
 class Authorizer:
-    def __init__(self, model_path: Path = HERE / "model.conf", policy_path: Path = HERE / "policy.csv") -> None:
+    def __init__(
+        self, model_path: Path = HERE / "model.conf", policy_path: Path = HERE / "policy.csv"
+    ) -> None:
         self._enforcer = casbin.Enforcer(str(model_path), str(policy_path))
 
     def allowed(self, roles: tuple[str, ...], resource: str, action: str) -> bool:
