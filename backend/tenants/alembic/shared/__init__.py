@@ -1,0 +1,1 @@
+"""The shared tree: tables of the `public` schema (registry, users, memberships, tokens)."""
