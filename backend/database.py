@@ -69,7 +69,14 @@ def database_url(settings: Settings) -> str:
 
 def connect(url: str, pool_size: int = 5) -> Database:
     # Many tenant schemas make each backend's catalog cache heavy: keep pools small and recycle.
-    options = {"pool_size": pool_size, "max_overflow": pool_size, "pool_recycle": 1800, "pool_pre_ping": True}
+    # hide_parameters: SQLAlchemy errors would otherwise quote bound values (PHI) in their text.
+    options = {
+        "pool_size": pool_size,
+        "max_overflow": pool_size,
+        "pool_recycle": 1800,
+        "pool_pre_ping": True,
+        "hide_parameters": True,
+    }
     return Database(url, create_engine(url, **options), create_async_engine(url, **options))
 
 

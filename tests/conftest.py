@@ -94,7 +94,7 @@ def app_database(database: Database) -> Iterator[Database]:
     from sqlalchemy.ext.asyncio import create_async_engine
     from sqlalchemy.pool import NullPool
 
-    engine = create_async_engine(database.url, poolclass=NullPool)
+    engine = create_async_engine(database.url, poolclass=NullPool, hide_parameters=True)
     yield Database(database.url, database.engine, engine)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
@@ -12,12 +14,15 @@ from strawberry.extensions import (
     QueryDepthLimiter,
 )
 from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
 
 from backend.graphql.access import check_every_root_field_guarded
 from backend.graphql.clients import ClientMutations, ClientNode, ClientQueries
 from backend.graphql.errors import AccessError
 from backend.graphql.transactions import RequestTransaction
 from backend.graphql.viewer import ViewerQueries
+
+log = logging.getLogger(__name__)
 
 Query = merge_types("Query", (ViewerQueries, ClientQueries))
 Mutation = merge_types("Mutation", (ClientMutations,))
@@ -28,11 +33,20 @@ MAX_TOKENS = 2000
 
 
 def _mask(error: GraphQLError) -> bool:
-    """Show access and input errors; hide everything else (it may quote data or internals)."""
+    """Show access, validation and limit errors; hide every exception (its text may quote PHI)."""
     original = error.original_error
-    return (
-        not isinstance(original, AccessError) and not isinstance(error, AccessError) and original is not None
-    )
+    return original is not None and not isinstance(original, AccessError | GraphQLError)
+
+
+class EnsembleSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Log where an error happened and its class, never its text (SQL errors quote row values)."""
+        for error in errors:
+            original = error.original_error
+            kind = type(original).__name__ if original is not None else "GraphQLError"
+            log.error("graphql error %s at %s", kind, ".".join(str(p) for p in error.path or ()))
 
 
 def build_schema(production: bool, max_depth: int = MAX_DEPTH) -> strawberry.Schema:
@@ -42,9 +56,11 @@ def build_schema(production: bool, max_depth: int = MAX_DEPTH) -> strawberry.Sch
         MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
         MaxTokensLimiter(max_token_count=MAX_TOKENS),
     ]
+    # Masked in every environment: an unexpected exception's text may quote PHI.
+    extensions.append(MaskErrors(should_mask_error=_mask, error_message="Internal error; nothing was stored."))
     if production:
-        extensions += [MaskErrors(should_mask_error=_mask), DisableIntrospection()]
-    schema = strawberry.Schema(
+        extensions.append(DisableIntrospection())
+    schema = EnsembleSchema(
         query=Query,
         mutation=Mutation,
         types=[ClientNode],

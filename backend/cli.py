@@ -1,0 +1,102 @@
+"""`ensemble`: serve the API (with one worker), run a worker, manage clinics, load the demo clinic."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import typer
+
+from backend.settings import get_settings
+
+app = typer.Typer(help="Ensemble: group therapy platform", no_args_is_help=True)
+schema_app = typer.Typer(help="The GraphQL contract with SPA and mobile clients")
+app.add_typer(schema_app, name="schema")
+
+
+def _mount_tenants() -> None:
+    from backend.tenants.cli import tenants_app
+
+    app.add_typer(tenants_app, name="tenants", help="Create, list and migrate clinics")
+
+
+_mount_tenants()
+
+
+def _migrate_all() -> None:
+    from backend.database import get_database
+    from backend.tenants.migrations import migrate_shared, migrate_tenants
+
+    db = get_database()
+    migrate_shared(db.engine)
+    report = migrate_tenants(db.engine)
+    if report.failed:
+        typer.echo(f"{len(report.failed)} clinic(s) failed to migrate; see `ensemble tenants list`", err=True)
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on"),
+    port: int = typer.Option(8000, help="Port to listen on"),
+    worker: bool = typer.Option(True, help="Also run one Dramatiq worker process"),
+) -> None:
+    """Migrate, then serve the GraphQL API (GraphiQL in development) and one worker."""
+    import uvicorn
+
+    from backend.app import create_app
+    from backend.database import get_database
+    from backend.embedded import redis_url
+
+    settings = get_settings()
+    _migrate_all()
+    env = dict(os.environ)
+    # The worker process talks to the same servers, embedded ones included.
+    env.setdefault("DATABASE_URL", get_database().url)
+    env.setdefault("REDIS_URL", settings.redis_url or redis_url(settings.data_dir))
+    child = subprocess.Popen([sys.executable, "-m", "backend.cli", "worker"], env=env) if worker else None  # noqa: S603
+    try:
+        typer.echo(f"Ensemble API on http://{host}:{port}/graphql ({settings.environment})")
+        uvicorn.run(create_app(settings, get_database()), host=host, port=port, log_level="info")
+    finally:
+        if child is not None:
+            child.terminate()
+            child.wait(timeout=30)
+
+
+@app.command()
+def worker(threads: int = typer.Option(4, help="Worker threads")) -> None:
+    """Run a Dramatiq worker and the outbox drainer until interrupted."""
+    from backend.workers.runner import run_worker
+
+    run_worker(get_settings(), threads=threads)
+
+
+@app.command()
+def demo() -> None:
+    """Create (once) a demo clinic with one user per role; print how to sign in."""
+    from backend.database import get_database
+    from backend.demo import DEMO_PASSWORD, load_demo
+
+    settings = get_settings()
+    if settings.production:
+        typer.echo("The demo clinic is for development only.", err=True)
+        raise typer.Exit(2)
+    _migrate_all()
+    clinic, emails = load_demo(get_database().engine)
+    typer.echo(f"Demo clinic '{clinic}': sign in with any of these, password '{DEMO_PASSWORD}':")
+    for email in emails:
+        typer.echo(f"  {email}")
+
+
+@schema_app.command("export")
+def export_schema() -> None:
+    """Write frontend_contract/schema.graphql from the code."""
+    from backend.graphql.contract import write_sdl
+    from backend.graphql.schema import build_schema
+
+    typer.echo(f"wrote {write_sdl(build_schema(production=False))}")
+
+
+if __name__ == "__main__":
+    app()
