@@ -54,7 +54,8 @@ def serve(
     # The worker process talks to the same servers, embedded ones included.
     env.setdefault("DATABASE_URL", get_database().url)
     env.setdefault("REDIS_URL", settings.redis_url or redis_url(settings.data_dir))
-    child = subprocess.Popen([sys.executable, "-m", "backend.cli", "worker"], env=env) if worker else None  # noqa: S603
+    command = [sys.executable, "-m", "backend.cli", "worker"]
+    child = subprocess.Popen(command, env=env) if worker else None  # noqa: S603 - our own interpreter
     try:
         typer.echo(f"Ensemble API on http://{host}:{port}/graphql ({settings.environment})")
         uvicorn.run(create_app(settings, get_database()), host=host, port=port, log_level="info")

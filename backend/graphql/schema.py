@@ -57,7 +57,7 @@ def build_schema(production: bool, max_depth: int = MAX_DEPTH) -> strawberry.Sch
         MaxTokensLimiter(max_token_count=MAX_TOKENS),
     ]
     # Masked in every environment: an unexpected exception's text may quote PHI.
-    extensions.append(MaskErrors(should_mask_error=_mask, error_message="Internal error; nothing was stored."))
+    extensions.append(MaskErrors(should_mask_error=_mask, error_message="Internal error; nothing stored."))
     if production:
         extensions.append(DisableIntrospection())
     schema = EnsembleSchema(

@@ -19,9 +19,8 @@ from tests.support import GraphQLClient, make_account
 def break_audit_log(database: Database, clinic: Tenant) -> None:
     """Make every audit insert in this clinic fail, as a full disk or a bug would."""
     with database.engine.begin() as conn:
-        conn.execute(
-            text(f'ALTER TABLE "{clinic.schema_name}".audit_events ADD CONSTRAINT broken CHECK (false) NOT VALID')
-        )
+        table = f'"{clinic.schema_name}".audit_events'
+        conn.execute(text(f"ALTER TABLE {table} ADD CONSTRAINT broken CHECK (false) NOT VALID"))
 
 
 def test_a_read_whose_audit_event_cannot_be_stored_returns_no_data(
