@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,12 +18,13 @@ from backend.database import Database
 from backend.graphql.context import Context
 from backend.graphql.schema import build_schema
 from backend.identity.principal import resolve_principal
+from backend.identity.throttle import LoginThrottle
 from backend.identity.tokens import decode_access_token
 from backend.settings import Settings
 
 
 class EnsembleGraphQL(GraphQL[Context, None]):
-    def __init__(self, settings: Settings, db: Database) -> None:
+    def __init__(self, settings: Settings, db: Database, throttle: LoginThrottle) -> None:
         super().__init__(
             build_schema(production=settings.production),
             graphql_ide=None if settings.production else "graphiql",
@@ -29,6 +32,7 @@ class EnsembleGraphQL(GraphQL[Context, None]):
         )
         self.settings = settings
         self.db = db
+        self.throttle = throttle
 
     async def get_context(self, request: Request | WebSocket, response: Response | None = None) -> Context:  # type: ignore[override]
         principal = None
@@ -45,6 +49,7 @@ class EnsembleGraphQL(GraphQL[Context, None]):
             db=self.db,
             principal=principal,
             client_address=client,
+            throttle=self.throttle,
         )
 
 
@@ -52,11 +57,25 @@ async def healthz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
-def create_app(settings: Settings, db: Database, **state: Any) -> Starlette:
-    graphql = EnsembleGraphQL(settings, db)
-    app = Starlette(routes=[Route("/graphql", graphql, methods=["GET", "POST"]), Route("/healthz", healthz)])
+def create_app(
+    settings: Settings, db: Database, throttle: LoginThrottle | None = None, **state: Any
+) -> Starlette:
+    """The app; `throttle` defaults to one over the configured (or embedded) Redis, closed at shutdown."""
+    login_throttle = throttle or LoginThrottle.from_settings(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await login_throttle.aclose()
+
+    graphql = EnsembleGraphQL(settings, db, login_throttle)
+    app = Starlette(
+        routes=[Route("/graphql", graphql, methods=["GET", "POST"]), Route("/healthz", healthz)],
+        lifespan=lifespan,
+    )
     app.state.settings = settings
     app.state.db = db
+    app.state.throttle = login_throttle
     for key, value in state.items():
         setattr(app.state, key, value)
     return app

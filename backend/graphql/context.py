@@ -14,6 +14,7 @@ from backend.compliance.audit import Actor, audit_event
 from backend.database import Database
 from backend.graphql.errors import Unauthenticated
 from backend.identity.principal import Principal
+from backend.identity.throttle import LoginThrottle
 from backend.settings import Settings
 from backend.tenants.routing import tenant_async_session
 
@@ -26,6 +27,8 @@ class Context:
     principal: Principal | None
     client_address: str | None
     operation_name: str | None = None
+    # Failed sign-in counters (Redis), one per app; None only in contexts that never sign in.
+    throttle: LoginThrottle | None = None
     loaders: dict[str, Any] = field(default_factory=dict)
     # Work to do once the request's transaction has committed (e.g. send outbox messages).
     after_commit: list[Callable[[], None]] = field(default_factory=list)

@@ -23,6 +23,8 @@ class User(SharedBase):
     # TOTP secret, encrypted with the platform key; enabled once the first code is confirmed.
     totp_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
     totp_enabled_at: Mapped[datetime | None]
+    # The last TOTP time step accepted: a code for it (or an earlier step) is never accepted again.
+    totp_last_step: Mapped[int | None]
     # Bumped by revoke-all: access tokens carry it, so older ones stop working at once.
     token_version: Mapped[int] = mapped_column(default=0)
     disabled: Mapped[bool] = mapped_column(default=False)
