@@ -31,8 +31,9 @@ from alembic.config import Config
 from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, MetaData, func, select, update
+from sqlalchemy import Connection, Engine, MetaData, create_engine, func, select, update
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import NullPool
 from sqlalchemy.schema import CreateSchema
 
 from backend.tables import SharedBase, TenantBase
@@ -320,19 +321,42 @@ def _record_failure(connection: Connection, tenant: _Pending, head: str, error: 
 
 
 def prepare_environment(tree: Tree, connection: Connection, schema: str | None = None) -> dict[str, Any]:
-    """Route the connection and return `context.configure` options; used by each tree's env.py."""
-    options: dict[str, Any] = {
-        "compare_server_default": True,
-        # Autogenerate reflects the default schema as `None`, so alembic does not recognise its
-        # own version table there (it looks for it under the explicit schema name).
-        "include_name": lambda name, type_, _parents: not (type_ == "table" and name == VERSION_TABLE),
-    }
+    """Route the connection and return `context.configure` options; used by each tree's env.py.
+
+    Comparisons (autogenerate) need a connection of `autogenerate_engine`: see there.
+    """
     if tree == "shared":
-        return {**options, "target_metadata": SharedBase.metadata, "version_table_schema": SHARED_SCHEMA}
+        if connection.dialect.default_schema_name == SHARED_SCHEMA:
+            raise RuntimeError("compare the shared tree on a connection of autogenerate_engine()")
+        return {
+            "target_metadata": SharedBase.metadata,
+            "version_table_schema": SHARED_SCHEMA,
+            "include_schemas": True,
+            "include_name": lambda name, type_, _parents: type_ != "schema" or name == SHARED_SCHEMA,
+            "compare_server_default": True,
+        }
     if schema is None:
         raise ValueError("the tenant tree runs in one schema")
     route_to_schema(connection, schema)
-    return {**options, "target_metadata": TenantBase.metadata, "version_table_schema": schema}
+    return {
+        "target_metadata": TenantBase.metadata,
+        "version_table_schema": schema,
+        # Reflected through search_path, the schema's own version table looks like an unknown table.
+        "include_name": lambda name, type_, _parents: not (type_ == "table" and name == VERSION_TABLE),
+        "compare_server_default": True,
+    }
+
+
+def autogenerate_engine(engine: Engine) -> Engine:
+    """A separate engine whose default schema is not `public`, for comparisons with the models.
+
+    Reflected through the default schema, foreign keys and enums in `public` come back without a
+    schema and differ from SharedBase's explicit `schema="public"`; with `public` off the default
+    search_path it is reflected by name and matches. Tenant comparisons route by search_path.
+    """
+    return create_engine(
+        engine.url, poolclass=NullPool, connect_args={"options": "-c search_path=pg_catalog"}
+    )
 
 
 def autogenerate_revision(engine: Engine, tree: Tree, message: str) -> list[Path]:
@@ -349,22 +373,26 @@ def autogenerate_revision(engine: Engine, tree: Tree, message: str) -> list[Path
         config.set_section_option("post_write_hooks", "ruff.options", "format REVISION_SCRIPT_FILENAME")
     script = ScriptDirectory.from_config(config)
     head = script.get_current_head()
-    with engine.connect() as connection, connection.begin() as transaction:
-        config.attributes["connection"] = connection
-        if tree == "tenant":
-            connection.execute(CreateSchema(AUTOGEN_SCHEMA))
-            if head is not None:
-                upgrade_tenant_schema(connection, AUTOGEN_SCHEMA, script, head)
-            config.attributes["schema"] = AUTOGEN_SCHEMA
-        elif head is not None:
-            _upgrade(
-                connection,
-                script,
-                version_table_schema=SHARED_SCHEMA,
-                metadata=SharedBase.metadata,
-                destination=head,
-            )
-        written = command.revision(config, message=message, autogenerate=True)
-        transaction.rollback()
+    compare_engine = autogenerate_engine(engine)
+    try:
+        with compare_engine.connect() as connection, connection.begin() as transaction:
+            config.attributes["connection"] = connection
+            if tree == "tenant":
+                connection.execute(CreateSchema(AUTOGEN_SCHEMA))
+                if head is not None:
+                    upgrade_tenant_schema(connection, AUTOGEN_SCHEMA, script, head)
+                config.attributes["schema"] = AUTOGEN_SCHEMA
+            elif head is not None:
+                _upgrade(
+                    connection,
+                    script,
+                    version_table_schema=SHARED_SCHEMA,
+                    metadata=SharedBase.metadata,
+                    destination=head,
+                )
+            written = command.revision(config, message=message, autogenerate=True)
+            transaction.rollback()
+    finally:
+        compare_engine.dispose()
     scripts = written if isinstance(written, list) else [written]
     return [Path(s.path) for s in scripts if s is not None]

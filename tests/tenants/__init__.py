@@ -1,0 +1,1 @@
+"""Tests of provisioning, the two Alembic trees and migrate-all."""
