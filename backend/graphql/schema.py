@@ -17,6 +17,7 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from backend.graphql.access import check_every_root_field_guarded
+from backend.graphql.auth import AuthMutations
 from backend.graphql.clients import ClientMutations, ClientNode, ClientQueries
 from backend.graphql.errors import AccessError
 from backend.graphql.transactions import RequestTransaction
@@ -25,7 +26,7 @@ from backend.graphql.viewer import ViewerQueries
 log = logging.getLogger(__name__)
 
 Query = merge_types("Query", (ViewerQueries, ClientQueries))
-Mutation = merge_types("Mutation", (ClientMutations,))
+Mutation = merge_types("Mutation", (AuthMutations, ClientMutations))
 
 MAX_DEPTH = 10
 MAX_ALIASES = 20
