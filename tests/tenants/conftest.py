@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
-from backend.database import Database, connect, database_url
-from backend.settings import Settings
+from backend.database import Database, connect
 from backend.tenants.migrations import script_directory, single_head
 from backend.tenants.models import Tenant
 from backend.tenants.provisioning import create_shared_schema, provision_tenant
@@ -22,11 +22,19 @@ from backend.tenants.provisioning import create_shared_schema, provision_tenant
 NewDatabase = Callable[..., Database]
 
 
+@pytest.fixture(scope="session")
+def admin_engine(database: Database) -> Iterator[Engine]:
+    """An autocommit engine on the run's server, for CREATE/DROP DATABASE."""
+    admin = create_engine(make_url(database.url), isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    yield admin
+    admin.dispose()
+
+
 @pytest.fixture
-def new_database(settings: Settings) -> Iterator[NewDatabase]:
+def new_database(admin_engine: Engine) -> Iterator[NewDatabase]:
     """Create databases on the test server (shared schema at head unless `shared=False`), dropped after."""
-    server = make_url(database_url(settings))
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    server = admin_engine.url
+    admin = admin_engine
     created: list[tuple[str, Database]] = []
 
     def make(*, shared: bool = True) -> Database:
@@ -46,7 +54,6 @@ def new_database(settings: Settings) -> Iterator[NewDatabase]:
             db.dispose()
             with admin.connect() as conn:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture

@@ -59,7 +59,7 @@ def has_column(database: Database, clinic: Tenant, table: str, column: str) -> b
             ),
             {"s": clinic.schema_name, "t": table, "c": column},
         )
-    return found == 1
+    return bool(found == 1)
 
 
 def test_migrate_all_skips_clinics_at_head_with_one_query(scratch: Database) -> None:

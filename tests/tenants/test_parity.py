@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy.schema import CreateSchema
+from sqlalchemy.schema import CreateSchema, DropSchema
 
 from backend.database import Database
 from backend.tables import SharedBase, TenantBase
@@ -16,30 +20,42 @@ from backend.tenants.migrations import (
     script_directory,
     upgrade_tenant_schema,
 )
-from backend.tenants.provisioning import provision_tenant
+from backend.tenants.models import Tenant
 from tests.tenants.catalog import differences, snapshot
 from tests.tenants.conftest import NewDatabase
 
 
-def test_tenant_migrations_build_the_same_schema_as_create_all(scratch: Database) -> None:
+@pytest.fixture
+def migrated_schema(database: Database) -> Iterator[str]:
+    """A schema (not a registered clinic) built by running every tenant revision from empty."""
+    schema = f"parity_{uuid.uuid4().hex[:10]}"
+    with database.engine.begin() as conn:
+        conn.execute(CreateSchema(schema))
+        upgrade_tenant_schema(conn, schema, script_directory("tenant"))
+    yield schema
+    with database.engine.begin() as conn:
+        conn.execute(DropSchema(schema, cascade=True))
+
+
+def test_tenant_migrations_build_the_same_schema_as_create_all(
+    database: Database, make_clinic: Callable[..., Tenant], migrated_schema: str
+) -> None:
     """A clinic provisioned by create_all + stamp equals a schema built by all tenant revisions from empty."""
-    clinic = provision_tenant(scratch.engine, "parity-created", "Clinic")
-    migrated = "clinic_parity_migrated"
-    with scratch.engine.begin() as conn:
-        conn.execute(CreateSchema(migrated))
-        upgrade_tenant_schema(conn, migrated, script_directory("tenant"))
-    with scratch.engine.connect() as conn:
+    clinic = make_clinic()
+    with database.engine.connect() as conn:
         created_shape = snapshot(conn, clinic.schema_name)
-        migrated_shape = snapshot(conn, migrated)
+        migrated_shape = snapshot(conn, migrated_schema)
 
     tables = {row[0] for row in created_shape["relations"]}
     assert set(TenantBase.metadata.tables) | {VERSION_TABLE} <= tables
     assert differences(created_shape, migrated_shape) == {}
 
 
-def test_shared_migrations_build_the_same_schema_as_create_all(new_database: NewDatabase) -> None:
+def test_shared_migrations_build_the_same_schema_as_create_all(
+    database: Database, new_database: NewDatabase
+) -> None:
     """`public` built by the shared tree equals `public` built by SharedBase.metadata.create_all."""
-    migrated = new_database()
+    migrated = database
     created = new_database(shared=False)
     SharedBase.metadata.create_all(created.engine)
     ignore = frozenset({VERSION_TABLE})
@@ -53,19 +69,15 @@ def test_shared_migrations_build_the_same_schema_as_create_all(new_database: New
     assert differences(created_shape, migrated_shape) == {}
 
 
-def test_autogenerate_finds_nothing_to_do_at_either_head(scratch: Database) -> None:
+def test_autogenerate_finds_nothing_to_do_at_either_head(database: Database, migrated_schema: str) -> None:
     """Alembic's own comparison of the models with schemas built by both trees reports no difference."""
-    migrated = "clinic_compare_migrated"
-    with scratch.engine.begin() as conn:
-        conn.execute(CreateSchema(migrated))
-        upgrade_tenant_schema(conn, migrated, script_directory("tenant"))
-    engine = autogenerate_engine(scratch.engine)
+    engine = autogenerate_engine(database.engine)
     try:
         with engine.begin() as conn:
             context = MigrationContext.configure(conn, opts=prepare_environment("shared", conn))
             shared_diff = compare_metadata(context, SharedBase.metadata)
         with engine.begin() as conn:
-            options = prepare_environment("tenant", conn, migrated)
+            options = prepare_environment("tenant", conn, migrated_schema)
             context = MigrationContext.configure(conn, opts=options)
             tenant_diff = compare_metadata(context, TenantBase.metadata)
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 
 import pytest
@@ -14,6 +15,7 @@ from backend.tables import TenantBase
 from backend.tenants.migrations import script_directory, single_head
 from backend.tenants.models import Tenant
 from backend.tenants.provisioning import create_shared_schema, provision_tenant
+from backend.tenants.routing import schema_for
 
 
 def test_provisioned_clinic_schema_and_registry_are_at_head(
@@ -37,23 +39,24 @@ def test_provisioned_clinic_schema_and_registry_are_at_head(
     assert tuple(row) == (head, None)
 
 
-def test_shared_schema_upgrade_is_idempotent(scratch: Database) -> None:
+def test_shared_schema_upgrade_is_idempotent(database: Database) -> None:
     """Running the shared tree again on a database at head changes nothing and keeps one version row."""
     head = single_head(script_directory("shared"))
-    assert create_shared_schema(scratch.engine) == head
-    assert create_shared_schema(scratch.engine) == head
-    with scratch.engine.connect() as conn:
+    assert create_shared_schema(database.engine) == head
+    assert create_shared_schema(database.engine) == head
+    with database.engine.connect() as conn:
         assert conn.scalars(text("SELECT version_num FROM public.alembic_version")).all() == [head]
 
 
-def test_failed_provisioning_leaves_no_registry_row(scratch: Database) -> None:
+def test_failed_provisioning_leaves_no_registry_row(database: Database) -> None:
     """If the schema cannot be created, the registry row rolls back with it."""
-    with scratch.engine.begin() as conn:
-        conn.execute(CreateSchema("clinic_taken"))
+    slug = f"taken-{uuid.uuid4().hex[:8]}"
+    with database.engine.begin() as conn:
+        conn.execute(CreateSchema(schema_for(slug)))
     with pytest.raises(ProgrammingError):
-        provision_tenant(scratch.engine, "taken", "Clinic")
-    with scratch.engine.connect() as conn:
-        assert conn.scalar(select(Tenant.id).where(Tenant.slug == "taken")) is None
+        provision_tenant(database.engine, slug, "Clinic")
+    with database.engine.connect() as conn:
+        assert conn.scalar(select(Tenant.id).where(Tenant.slug == slug)) is None
 
 
 def test_duplicate_and_reserved_slugs_are_refused(
