@@ -1,10 +1,12 @@
 """Carry the tenant on every Dramatiq message and bind a session to its schema while it runs.
 
 Senders put the clinic's id in the message option `tenant_id`. Before a message is processed the
-middleware resolves it through the cached `TenantRegistry`; an unknown or inactive (suspended,
-provisioning) clinic, or a message without a tenant, is skipped and logged by ids only, so it is
-never processed, and never in some other schema. Otherwise a sync `Session` bound to that clinic's
-schema is opened and made available to the actor through `current_session()`; the actor commits
+middleware resolves it through the cached `TenantRegistry` (schema name) and confirms the clinic's
+status with one primary-key read; an unknown or inactive (suspended, provisioning) clinic, or a
+message without a tenant, is skipped and logged by ids only, so it is never processed, and never in
+some other schema (a suspended clinic's outbox rows stay to do; the drainer sends them again once it
+is active). Otherwise a sync `Session` bound to that clinic's schema is opened and made available
+to the actor through `current_session()`; the actor commits
 its own work, and whatever it leaves uncommitted is rolled back when the session is closed after
 the message (processed, failed or skipped).
 """
@@ -22,9 +24,10 @@ from typing import Any
 from dramatiq import Broker, Middleware
 from dramatiq.broker import MessageProxy
 from dramatiq.middleware import MiddlewareError, SkipMessage
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from backend.tenants.models import Tenant, TenantStatus
 from backend.tenants.registry import TenantRef, TenantRegistry
 from backend.tenants.routing import tenant_engine
 
@@ -122,12 +125,33 @@ class TenantMiddleware(Middleware):
                 "message %s: tenant registry unavailable (%s)", message.message_id, type(exc).__name__
             )
             raise TenantUnavailable(type(exc).__name__) from None
-        if tenant is None or not tenant.active:
+        session = None
+        if tenant is not None and tenant.active:
+            session = self._open_if_active(engine, tenant, message)
+        if tenant is None or session is None:
             state = "unknown" if tenant is None else "inactive"
             log.warning("message %s for %s tenant %s: skipped", message.message_id, state, tenant_id)
             raise SkipMessage("tenant not active")
-        session = Session(tenant_engine(engine, tenant.schema_name), expire_on_commit=False)
         _current.set(_Bound(tenant, session))
+
+    @staticmethod
+    def _open_if_active(engine: Engine, tenant: TenantRef, message: MessageProxy) -> Session | None:
+        """A session in the clinic's schema, or None if the clinic is no longer active.
+
+        The registry is cached, so the status is confirmed (one primary-key read) in the
+        transaction the actor will use: a suspension takes effect from the next message.
+        """
+        session = Session(tenant_engine(engine, tenant.schema_name), expire_on_commit=False)
+        try:
+            status = session.scalar(select(Tenant.status).where(Tenant.id == tenant.id))
+        except Exception as exc:
+            session.close()
+            log.warning("message %s: tenant status unreadable (%s)", message.message_id, type(exc).__name__)
+            raise TenantUnavailable(type(exc).__name__) from None
+        if status != TenantStatus.ACTIVE:
+            session.close()
+            return None
+        return session
 
     def after_process_message(
         self,

@@ -49,8 +49,8 @@ def counting_sender() -> Iterator[CountingSender]:
 
 @pytest.fixture
 def registry(database: Database) -> TenantRegistry:
-    # No caching: a status change is seen by the next message.
-    return TenantRegistry(database.engine, ttl_seconds=0)
+    # The production default TTL: tests must not rely on the cache being fresh.
+    return TenantRegistry(database.engine)
 
 
 @pytest.fixture

@@ -181,8 +181,13 @@ def test_message_for_a_suspended_clinic_is_skipped_and_not_run_in_another_schema
     counting_sender: CountingSender,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """A suspended clinic's message is skipped, even when another clinic has a row with the same id."""
+    """Skipped from the first message after suspension, despite the cache and same-id rows elsewhere."""
     suspended, other = make_clinic(), make_clinic()
+    # While active, a message is delivered (and the worker's registry caches the clinic as active).
+    warm_id, warm_outbox = _queue(in_clinic, suspended)
+    dispatch(suspended.id, [warm_outbox], broker=stub_broker)
+    stub_broker.join(OUTBOX_QUEUE, fail_fast=True)
+    assert counting_sender.calls[warm_id] == 1
     notification_id, outbox_id = _queue(in_clinic, suspended)
     with in_clinic(other) as session:
         # Same outbox id and notification in another, active clinic: a wrong schema would deliver it.
