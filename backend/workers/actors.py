@@ -3,6 +3,7 @@ the RedisBroker in production), never at import time on a global broker."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from typing import Any
@@ -63,7 +64,8 @@ def deliver_outbox(outbox_id: str) -> None:
         dead = record_failure(session, row_id, error, 1 if permanent else MAX_ATTEMPTS)
         session.commit()
     except Exception as exc:
-        session.rollback()
+        with contextlib.suppress(Exception):
+            session.rollback()
         log.warning("outbox %s (tenant %s): failure not recorded (%s)", row_id, tenant.id, type(exc).__name__)
         raise Retry(type(exc).__name__) from None
     if dead:

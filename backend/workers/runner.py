@@ -96,6 +96,10 @@ def run_worker(
     This process runs a worker and the drainer; `processes - 1` more spawned processes run
     workers only (one drainer is enough; two would be harmless).
     """
+    if threading.current_thread() is not threading.main_thread():
+        raise RuntimeError(
+            "run_worker installs signal handlers: call it from the main thread, or use start_worker"
+        )
     stop = threading.Event()
 
     def on_signal(signum: int, frame: types.FrameType | None) -> None:

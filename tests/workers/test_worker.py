@@ -22,7 +22,15 @@ from backend.tenants.models import Tenant, TenantStatus
 from backend.tenants.registry import TenantRegistry
 from backend.workers.actors import OUTBOX_QUEUE
 from backend.workers.broker import setup_broker
-from backend.workers.outbox import DELIVER_ACTOR, MAX_ATTEMPTS, OutboxMessage, dispatch, drain, take_pending
+from backend.workers.outbox import (
+    DELIVER_ACTOR,
+    MAX_ATTEMPTS,
+    OutboxMessage,
+    add_message,
+    dispatch,
+    drain,
+    take_pending,
+)
 from backend.workers.tenancy import NoTenant, TenantUnavailable, current_session, current_tenant
 from tests.workers.conftest import CountingSender
 
@@ -306,3 +314,17 @@ def test_unreadable_registry_fails_the_message_instead_of_running_it_unbound(
         broker.close()
     assert counting_sender.calls[notification_id] == 0
     assert _outbox(in_clinic, clinic, outbox_id).processed_at is None
+
+
+def test_permanent_failure_is_recorded_dead_at_the_first_attempt(
+    make_clinic: Callable[..., Tenant], in_clinic: InClinic, stub_broker: StubBroker, stub_worker: Worker
+) -> None:
+    """A row no handler knows is failed at once (class name only), not retried."""
+    clinic = make_clinic()
+    with in_clinic(clinic) as session:
+        message = add_message(session, "test.nobody_handles_this", {"thing_id": uuid.uuid4()})
+    dispatch(clinic.id, [message.id], broker=stub_broker)
+    stub_broker.join(OUTBOX_QUEUE, fail_fast=True)
+    row = _outbox(in_clinic, clinic, message.id)
+    assert (row.attempts, row.last_error) == (1, "UnknownKind")
+    assert row.failed_at is not None and row.processed_at is None
