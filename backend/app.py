@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
+from dramatiq import Broker
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -21,10 +21,11 @@ from backend.identity.principal import resolve_principal
 from backend.identity.throttle import LoginThrottle
 from backend.identity.tokens import decode_access_token
 from backend.settings import Settings
+from backend.workers.broker import broker_url, make_broker
 
 
 class EnsembleGraphQL(GraphQL[Context, None]):
-    def __init__(self, settings: Settings, db: Database, throttle: LoginThrottle) -> None:
+    def __init__(self, settings: Settings, db: Database, throttle: LoginThrottle, broker: Broker) -> None:
         super().__init__(
             build_schema(production=settings.production),
             graphql_ide=None if settings.production else "graphiql",
@@ -33,6 +34,7 @@ class EnsembleGraphQL(GraphQL[Context, None]):
         self.settings = settings
         self.db = db
         self.throttle = throttle
+        self.broker = broker
 
     async def get_context(self, request: Request | WebSocket, response: Response | None = None) -> Context:  # type: ignore[override]
         principal = None
@@ -50,6 +52,7 @@ class EnsembleGraphQL(GraphQL[Context, None]):
             principal=principal,
             client_address=client,
             throttle=self.throttle,
+            broker=self.broker,
         )
 
 
@@ -58,17 +61,21 @@ async def healthz(request: Request) -> JSONResponse:
 
 
 def create_app(
-    settings: Settings, db: Database, throttle: LoginThrottle | None = None, **state: Any
+    settings: Settings,
+    db: Database,
+    throttle: LoginThrottle | None = None,
+    broker: Broker | None = None,
 ) -> Starlette:
-    """The app; `throttle` defaults to one over the configured (or embedded) Redis, closed at shutdown."""
+    """The app; `throttle` and `broker` default to ones on the configured (or embedded) Redis."""
     login_throttle = throttle or LoginThrottle.from_settings(settings)
+    outbox_broker = broker or make_broker(broker_url(settings), engine=db.engine)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
         await login_throttle.aclose()
 
-    graphql = EnsembleGraphQL(settings, db, login_throttle)
+    graphql = EnsembleGraphQL(settings, db, login_throttle, outbox_broker)
     app = Starlette(
         routes=[Route("/graphql", graphql, methods=["GET", "POST"]), Route("/healthz", healthz)],
         lifespan=lifespan,
@@ -76,6 +83,4 @@ def create_app(
     app.state.settings = settings
     app.state.db = db
     app.state.throttle = login_throttle
-    for key, value in state.items():
-        setattr(app.state, key, value)
     return app

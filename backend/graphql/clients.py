@@ -19,7 +19,12 @@ from backend.graphql.context import Context
 from backend.graphql.errors import InvalidInput
 from backend.graphql.relay import Connection, Keyset, keyset_page
 from backend.graphql.transactions import Atomic
+from backend.notifications.delivery import queue_notification
 
+WELCOME_TEMPLATE = "client.welcome"
+WELCOME_BODY = (
+    "Welcome. Your clinic has created your record; your care team will contact you about next steps."
+)
 CLIENT_ORDER = Keyset((Client.last_name, Client.first_name, Client.id))
 
 
@@ -115,7 +120,10 @@ class ClientMutations:
         problems = validate_client(draft, date.today())
         if problems:
             return InvalidInput.of(problems)
-        client = add_client(info.context.session, draft)
-        await info.context.session.flush()
+        session = info.context.session
+        client = add_client(session, draft)
+        await session.flush()
         info.context.audit("create", "client", str(client.id), client.id)
+        if client.email:
+            queue_notification(session, "email", client.email, WELCOME_TEMPLATE, WELCOME_BODY)
         return RegisterClientSuccess(client=ClientNode.of(client))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from dramatiq import Broker
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
@@ -17,6 +19,7 @@ from backend.identity.principal import Principal
 from backend.identity.throttle import LoginThrottle
 from backend.settings import Settings
 from backend.tenants.routing import tenant_async_session
+from backend.workers.outbox import dispatch, take_pending
 
 
 @dataclass
@@ -29,9 +32,9 @@ class Context:
     operation_name: str | None = None
     # Failed sign-in counters (Redis), one per app; None only in contexts that never sign in.
     throttle: LoginThrottle | None = None
+    # Sends the outbox rows this request committed (the fast path; the drainer is the safety net).
+    broker: Broker | None = None
     loaders: dict[str, Any] = field(default_factory=dict)
-    # Work to do once the request's transaction has committed (e.g. send outbox messages).
-    after_commit: list[Callable[[], None]] = field(default_factory=list)
     _session: AsyncSession | None = None
 
     @property
@@ -74,17 +77,17 @@ class Context:
         )
 
     async def finish(self, commit: bool) -> None:
-        """Commit (or roll back) the request's transaction, then run the after-commit work."""
+        """Commit (or roll back) the request's transaction, then send the outbox rows it wrote."""
         if self._session is None:
             return
+        session, self._session = self._session, None
         try:
             if commit:
-                await self._session.commit()
+                await session.commit()
             else:
-                await self._session.rollback()
+                await session.rollback()
         finally:
-            await self._session.close()
-            self._session = None
-        if commit:
-            for callback in self.after_commit:
-                callback()
+            await session.close()
+        pending = take_pending(session)
+        if commit and pending and self.principal is not None and self.broker is not None:
+            await asyncio.to_thread(dispatch, self.principal.tenant_id, pending, broker=self.broker)
