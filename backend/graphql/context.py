@@ -15,10 +15,11 @@ from starlette.requests import Request
 from backend.compliance.audit import Actor, audit_event
 from backend.database import Database
 from backend.graphql.errors import Unauthenticated
+from backend.graphql.session import RequestSession
 from backend.identity.principal import Principal
 from backend.identity.throttle import LoginThrottle
 from backend.settings import Settings
-from backend.tenants.routing import tenant_async_session
+from backend.tenants.routing import tenant_async_engine
 from backend.workers.outbox import dispatch, take_pending
 
 
@@ -46,9 +47,10 @@ class Context:
         """
         if self._session is None:
             if self.principal is not None:
-                self._session = tenant_async_session(self.db.async_engine, self.principal.schema_name)
+                engine = tenant_async_engine(self.db.async_engine, self.principal.schema_name)
+                self._session = RequestSession(engine, expire_on_commit=False)
             else:
-                self._session = AsyncSession(self.db.async_engine, expire_on_commit=False)
+                self._session = RequestSession(self.db.async_engine, expire_on_commit=False)
         return self._session
 
     def require_principal(self) -> Principal:

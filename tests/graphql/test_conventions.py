@@ -184,3 +184,18 @@ def test_production_hides_introspection_and_internal_errors_but_keeps_typed_erro
     assert body["errors"] and not body.get("data")
     assert production_graphql.http.get("/graphql", headers={"Accept": "text/html"}).status_code >= 400
     assert production_graphql.execute(LIST)["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+def test_sibling_root_fields_share_the_request_session_safely(
+    graphql: GraphQLClient, database: Database, settings: Settings, make_clinic: Callable[..., Tenant]
+) -> None:
+    """`me` and `clients` resolved concurrently in one query both answer (no session contention)."""
+    clinic = make_clinic()
+    staff = make_account(database, settings, clinic, ["front_desk"])
+    register(graphql, staff.token, "Maya", "Lopez")
+    query = """{ me { clinic { slug } } clients(first: 5) { edges { node { firstName } } }
+                 again: clients { nodes { id } } }"""
+    data = graphql.data(query, token=staff.token)
+    assert data["me"]["clinic"]["slug"] == clinic.slug
+    assert [e["node"]["firstName"] for e in data["clients"]["edges"]] == ["Maya"]
+    assert len(data["again"]["nodes"]) == 1
