@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -22,6 +23,7 @@ from backend.identity.throttle import LoginThrottle
 from backend.identity.tokens import decode_access_token
 from backend.settings import Settings
 from backend.workers.broker import broker_url, make_broker
+from backend.workers.runner import start_worker
 
 
 class EnsembleGraphQL(GraphQL[Context, None]):
@@ -65,15 +67,25 @@ def create_app(
     db: Database,
     throttle: LoginThrottle | None = None,
     broker: Broker | None = None,
+    with_worker: bool = False,
 ) -> Starlette:
-    """The app; `throttle` and `broker` default to ones on the configured (or embedded) Redis."""
+    """The app; `throttle` and `broker` default to ones on the configured (or embedded) Redis.
+
+    `with_worker` runs a Dramatiq worker and the outbox drainer for the app's lifetime (the
+    development server), stopped during shutdown so in-flight messages finish.
+    """
     login_throttle = throttle or LoginThrottle.from_settings(settings)
     outbox_broker = broker or make_broker(broker_url(settings), engine=db.engine)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
-        await login_throttle.aclose()
+        running = start_worker(settings) if with_worker else None
+        try:
+            yield
+        finally:
+            if running is not None:
+                await asyncio.to_thread(running.stop)
+            await login_throttle.aclose()
 
     graphql = EnsembleGraphQL(settings, db, login_throttle, outbox_broker)
     app = Starlette(

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import typer
 
 from backend.settings import get_settings
@@ -39,30 +35,21 @@ def _migrate_all() -> None:
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on"),
     port: int = typer.Option(8000, help="Port to listen on"),
-    worker: bool = typer.Option(True, help="Also run one Dramatiq worker process"),
+    worker: bool = typer.Option(
+        True, help="Also run a Dramatiq worker (and the outbox drainer) in this process"
+    ),
 ) -> None:
     """Migrate, then serve the GraphQL API (GraphiQL in development) and one worker."""
     import uvicorn
 
     from backend.app import create_app
     from backend.database import get_database
-    from backend.embedded import redis_url
 
     settings = get_settings()
     _migrate_all()
-    env = dict(os.environ)
-    # The worker process talks to the same servers, embedded ones included.
-    env.setdefault("DATABASE_URL", get_database().url)
-    env.setdefault("REDIS_URL", settings.redis_url or redis_url(settings.data_dir))
-    command = [sys.executable, "-m", "backend.cli", "worker"]
-    child = subprocess.Popen(command, env=env) if worker else None  # noqa: S603 - our own interpreter
-    try:
-        typer.echo(f"Ensemble API on http://{host}:{port}/graphql ({settings.environment})")
-        uvicorn.run(create_app(settings, get_database()), host=host, port=port, log_level="info")
-    finally:
-        if child is not None:
-            child.terminate()
-            child.wait(timeout=30)
+    typer.echo(f"Ensemble API on http://{host}:{port}/graphql ({settings.environment})")
+    app = create_app(settings, get_database(), with_worker=worker)
+    uvicorn.run(app, host=host, port=port, log_level="info")
 
 
 @app.command()
