@@ -10,7 +10,7 @@ from strawberry import relay
 
 from backend.graphql.access import Authenticated
 from backend.graphql.context import Context
-from backend.identity.models import Membership, User
+from backend.identity.models import Membership, User, usable_membership
 from backend.tenants.models import Tenant
 
 
@@ -43,7 +43,7 @@ class ViewerQueries:
             await session.execute(
                 select(Tenant.id, Tenant.slug, Tenant.name, Membership.roles)
                 .join(Membership, Membership.tenant_id == Tenant.id)
-                .where(Membership.user_id == user.id, Membership.active.is_(True))
+                .where(Membership.user_id == user.id, usable_membership())
                 .order_by(Tenant.slug)
             )
         ).all()

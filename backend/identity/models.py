@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint, text
+from sqlalchemy import ColumnElement, ForeignKey, Index, LargeBinary, String, UniqueConstraint, and_, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.database import SharedBase, utcnow, uuid_pk
+from backend.tenants.models import Tenant, TenantStatus
 
 
 class User(SharedBase):
@@ -63,3 +64,8 @@ class RefreshToken(SharedBase):
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+
+def usable_membership() -> ColumnElement[bool]:
+    """A membership that grants access: itself active, in an active clinic (join both tables)."""
+    return and_(Membership.active.is_(True), Tenant.status == TenantStatus.ACTIVE)

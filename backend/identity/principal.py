@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.identity.models import Membership, User
+from backend.identity.models import Membership, User, usable_membership
 from backend.identity.tokens import AccessClaims
-from backend.tenants.models import Tenant, TenantStatus
+from backend.tenants.models import Tenant
 
 
 @dataclass(frozen=True)
@@ -37,10 +37,9 @@ async def resolve_principal(session: AsyncSession, claims: AccessClaims) -> Prin
             .where(
                 Membership.user_id == claims.user_id,
                 Membership.tenant_id == claims.tenant_id,
-                Membership.active.is_(True),
+                usable_membership(),
                 User.disabled.is_(False),
                 User.token_version == claims.token_version,
-                Tenant.status == TenantStatus.ACTIVE,
             )
         )
     ).first()

@@ -16,10 +16,10 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.identity.mfa import mfa_required
-from backend.identity.models import Membership, RefreshToken, User
+from backend.identity.models import Membership, RefreshToken, User, usable_membership
 from backend.identity.tokens import hash_refresh_token, issue_access_token, new_refresh_token
 from backend.settings import Settings
-from backend.tenants.models import Tenant, TenantStatus
+from backend.tenants.models import Tenant
 
 log = logging.getLogger(__name__)
 
@@ -93,9 +93,8 @@ async def rotate(
             .where(
                 User.id == token.user_id,
                 Membership.tenant_id == token.tenant_id,
-                Membership.active.is_(True),
+                usable_membership(),
                 User.disabled.is_(False),
-                Tenant.status == TenantStatus.ACTIVE,
             )
         )
     ).first()

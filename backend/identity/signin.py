@@ -19,13 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.identity import totp
 from backend.identity.mfa import ChallengeClaims, decode_challenge, issue_challenge, mfa_required
-from backend.identity.models import Membership, User
+from backend.identity.models import Membership, User, usable_membership
 from backend.identity.passwords import hash_password, needs_rehash, verify_against_nothing, verify_password
 from backend.identity.secrets_box import SecretBox
 from backend.identity.sessions import TokenPair, issue_pair
 from backend.identity.throttle import LoginThrottle
 from backend.settings import Settings
-from backend.tenants.models import Tenant, TenantStatus
+from backend.tenants.models import Tenant
 
 
 class Refusal(enum.StrEnum):
@@ -209,8 +209,7 @@ class SignIn:
                 .join(Membership, Membership.tenant_id == Tenant.id)
                 .where(
                     Membership.user_id == user_id,
-                    Membership.active.is_(True),
-                    Tenant.status == TenantStatus.ACTIVE,
+                    usable_membership(),
                 )
                 .order_by(Tenant.slug)
             )
