@@ -19,6 +19,7 @@ from strawberry.types import ExecutionContext
 from backend.graphql.access import check_every_root_field_guarded
 from backend.graphql.auth import AuthMutations
 from backend.graphql.clients import ClientMutations, ClientNode, ClientQueries
+from backend.graphql.clinic import ClinicMutations
 from backend.graphql.errors import AccessError
 from backend.graphql.transactions import RequestTransaction
 from backend.graphql.viewer import ViewerQueries
@@ -26,7 +27,7 @@ from backend.graphql.viewer import ViewerQueries
 log = logging.getLogger(__name__)
 
 Query = merge_types("Query", (ViewerQueries, ClientQueries))
-Mutation = merge_types("Mutation", (AuthMutations, ClientMutations))
+Mutation = merge_types("Mutation", (AuthMutations, ClinicMutations, ClientMutations))
 
 MAX_DEPTH = 10
 MAX_ALIASES = 20
