@@ -7,12 +7,13 @@ refresh tokens); `TenantBase` tables declare no schema and are routed to one cli
 
 from __future__ import annotations
 
+import enum
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine
+from sqlalchemy import DateTime, Engine, Enum, MetaData, create_engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -39,6 +40,19 @@ class SharedBase(DeclarativeBase):
 class TenantBase(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {datetime: DateTime(timezone=True)}
+
+
+def text_enum(cls: type[enum.StrEnum], name: str) -> Enum:
+    """A VARCHAR column with a CHECK constraint for a StrEnum (no PostgreSQL enum type per schema,
+    so adding a value is a plain constraint change in a migration)."""
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=30,
+        values_callable=lambda members: [m.value for m in members],
+    )
 
 
 def uuid_pk() -> Mapped[uuid.UUID]:

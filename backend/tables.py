@@ -5,9 +5,14 @@ from __future__ import annotations
 from backend.clients import models as clients_models
 from backend.compliance import audit
 from backend.database import SharedBase, TenantBase
+from backend.enrollment import models as enrollment_models
 from backend.identity import models as identity_models
 from backend.notifications import models as notifications_models
+from backend.programs import models as programs_models
+from backend.scheduling import models as scheduling_models
+from backend.staff import models as staff_models
 from backend.tenants import models as tenants_models
+from backend.waitlist import models as waitlist_models
 from backend.workers import outbox
 
 __all__ = [
@@ -15,8 +20,13 @@ __all__ = [
     "TenantBase",
     "audit",
     "clients_models",
+    "enrollment_models",
     "identity_models",
     "notifications_models",
     "outbox",
+    "programs_models",
+    "scheduling_models",
+    "staff_models",
     "tenants_models",
+    "waitlist_models",
 ]
