@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from backend.clients import models as clients_models
+from backend.clinic import models as clinic_models
 from backend.compliance import audit
 from backend.database import SharedBase, TenantBase
 from backend.enrollment import models as enrollment_models
@@ -20,6 +21,7 @@ __all__ = [
     "TenantBase",
     "audit",
     "clients_models",
+    "clinic_models",
     "enrollment_models",
     "identity_models",
     "notifications_models",

@@ -19,14 +19,14 @@ from strawberry.types import ExecutionContext
 from backend.graphql.access import check_every_root_field_guarded
 from backend.graphql.auth import AuthMutations
 from backend.graphql.clients import ClientMutations, ClientNode, ClientQueries
-from backend.graphql.clinic import ClinicMutations
+from backend.graphql.clinic import ClinicMutations, ClinicQueries
 from backend.graphql.errors import AccessError
 from backend.graphql.transactions import RequestTransaction
 from backend.graphql.viewer import ViewerQueries
 
 log = logging.getLogger(__name__)
 
-Query = merge_types("Query", (ViewerQueries, ClientQueries))
+Query = merge_types("Query", (ViewerQueries, ClinicQueries, ClientQueries))
 Mutation = merge_types("Mutation", (AuthMutations, ClinicMutations, ClientMutations))
 
 MAX_DEPTH = 10

@@ -7,10 +7,11 @@ both routes build the same schema.
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, insert, select
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import CreateSchema
 
+from backend.clinic.models import ClinicSettings, default_settings
 from backend.tables import TenantBase
 from backend.tenants.migrations import migrate_shared, script_directory, single_head, stamp_tenant_schema
 from backend.tenants.models import Tenant, TenantStatus
@@ -43,5 +44,6 @@ def provision_tenant(engine: Engine, slug: str, name: str) -> Tenant:
         # The schema is new: skip create_all's per-table existence checks.
         translated = connection.execution_options(schema_translate_map={None: schema})
         TenantBase.metadata.create_all(translated, checkfirst=False)
+        translated.execute(insert(ClinicSettings).values(**default_settings()))
         stamp_tenant_schema(connection, schema, script, head)
     return tenant

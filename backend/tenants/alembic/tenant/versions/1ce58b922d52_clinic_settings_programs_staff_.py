@@ -1,8 +1,8 @@
-"""programs, staff, scheduling, enrollment, waitlist
+"""clinic settings, programs, staff, scheduling, enrollment, waitlist
 
-Revision ID: 01182d08dc78
+Revision ID: 1ce58b922d52
 Revises: 818f640f2b92
-Create Date: 2026-11-23 18:49:09.621502
+Create Date: 2026-11-23 18:51:03.758594
 
 Tenant tree: runs in one clinic schema at a time. Never name a schema here: the runner routes
 bare names to the clinic's schema. `op` is passed in; do not import it from alembic (its module
@@ -17,7 +17,9 @@ import sqlalchemy as sa
 from alembic.operations import Operations
 from sqlalchemy.dialects import postgresql
 
-revision: str = "01182d08dc78"
+from backend.clinic.models import default_settings
+
+revision: str = "1ce58b922d52"
 down_revision: str | Sequence[str] | None = "818f640f2b92"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -31,6 +33,23 @@ def upgrade(op: Operations) -> None:
         sa.Column("kind", sa.String(length=10), nullable=False),
         sa.PrimaryKeyConstraint("lane", name=op.f("pk_bookable_resources")),
     )
+    clinic_settings = op.create_table(
+        "clinic_settings",
+        sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("timezone", sa.String(length=64), nullable=False),
+        sa.Column("absence_threshold", sa.Integer(), nullable=False),
+        sa.Column("auto_drop_absent_members", sa.Boolean(), nullable=False),
+        sa.Column("max_groups_per_day", sa.Integer(), nullable=False),
+        sa.Column("max_groups_per_week", sa.Integer(), nullable=False),
+        sa.CheckConstraint("absence_threshold >= 2", name=op.f("ck_clinic_settings_absence_threshold")),
+        sa.CheckConstraint("id = 1", name=op.f("ck_clinic_settings_single_row")),
+        sa.CheckConstraint(
+            "max_groups_per_day > 0 AND max_groups_per_week > 0", name=op.f("ck_clinic_settings_load_caps")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_clinic_settings")),
+    )
+    # Existing clinics get the defaults new clinics are provisioned with.
+    op.bulk_insert(clinic_settings, [default_settings()])
     op.create_table(
         "client_separations",
         sa.Column("client_a", sa.Uuid(), nullable=False),
@@ -581,5 +600,6 @@ def downgrade(op: Operations) -> None:
     op.drop_table("staff")
     op.drop_table("rooms")
     op.drop_table("client_separations")
+    op.drop_table("clinic_settings")
     op.drop_table("bookable_resources")
     # ### end Alembic commands ###
