@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import uuid
 from datetime import date, datetime
 
@@ -11,20 +10,9 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.database import TenantBase, text_enum, utcnow, uuid_pk
+from backend.waitlist.rules import Urgency, WaitlistStatus
 
-
-class WaitlistStatus(enum.StrEnum):
-    WAITING = "waiting"
-    OFFERED = "offered"
-    PLACED = "placed"
-    DECLINED = "declined"
-    WITHDRAWN = "withdrawn"
-
-
-class Urgency(enum.StrEnum):
-    ROUTINE = "routine"
-    SOON = "soon"
-    URGENT = "urgent"
+__all__ = ["Separation", "Urgency", "WaitlistEntry", "WaitlistStatus"]
 
 
 class WaitlistEntry(TenantBase):
