@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import strawberry
 from graphql import GraphQLError
@@ -12,6 +13,7 @@ from strawberry.extensions import (
     MaxAliasesLimiter,
     MaxTokensLimiter,
     QueryDepthLimiter,
+    SchemaExtension,
 )
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
@@ -52,21 +54,22 @@ class EnsembleSchema(strawberry.Schema):
 
 
 def build_schema(production: bool, max_depth: int = MAX_DEPTH) -> strawberry.Schema:
-    extensions: list[object] = [
+    # Factories, not instances: each request gets fresh extension state.
+    extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
         RequestTransaction,
-        QueryDepthLimiter(max_depth=max_depth),
-        MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
-        MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        lambda: QueryDepthLimiter(max_depth=max_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        # Masked in every environment: an unexpected exception's text may quote PHI.
+        lambda: MaskErrors(should_mask_error=_mask, error_message="Internal error; nothing stored."),
     ]
-    # Masked in every environment: an unexpected exception's text may quote PHI.
-    extensions.append(MaskErrors(should_mask_error=_mask, error_message="Internal error; nothing stored."))
     if production:
-        extensions.append(DisableIntrospection())
+        extensions.append(DisableIntrospection)
     schema = EnsembleSchema(
         query=Query,
         mutation=Mutation,
         types=[ClientNode],
-        extensions=extensions,  # type: ignore[arg-type]
+        extensions=extensions,
     )
     check_every_root_field_guarded(schema)
     return schema
