@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -33,4 +34,119 @@ def validate_client(draft: ClientDraft, today: date) -> list[FieldProblem]:
         problems.append(FieldProblem("dateOfBirth", "implausible", "is more than 125 years ago"))
     if draft.email is not None and not EMAIL.match(draft.email):
         problems.append(FieldProblem("email", "invalid_format", "is not an email address"))
+    return problems
+
+
+# ICD-10-CM: a letter, a digit, a letter or digit, then optionally a dot and 1-4 letters or digits
+# (F33.1, F41.9, F10.20, Z63.8). Format only: whether the code exists in this year's code set is a
+# billing-time check against the CMS file.
+ICD10CM = re.compile(r"^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$")
+PHONE = re.compile(r"^\+?[0-9 ().-]{7,25}$")
+MAX_EMERGENCY_CONTACTS = 5
+
+
+def normalize_icd10cm(code: str) -> str:
+    return code.strip().upper()
+
+
+def is_icd10cm_format(code: str) -> bool:
+    """Whether `code` has the shape of an ICD-10-CM code (case-insensitive, surrounding spaces ignored)."""
+    return ICD10CM.match(normalize_icd10cm(code)) is not None
+
+
+def is_phone(value: str) -> bool:
+    return PHONE.match(value.strip()) is not None and sum(c.isdigit() for c in value) >= 7
+
+
+@dataclass(frozen=True)
+class EmergencyContactDraft:
+    name: str
+    relationship: str
+    phone: str
+
+
+@dataclass(frozen=True)
+class DiagnosisDraft:
+    code: str
+    primary: bool
+    noted_on: date
+
+
+class CoveragePriority(enum.StrEnum):
+    PRIMARY = "primary"
+    SECONDARY = "secondary"
+
+
+@dataclass(frozen=True)
+class CoverageDraft:
+    """A payer placeholder: enough to identify the member's plan; billing adds eligibility later."""
+
+    payer_name: str
+    member_id: str
+    group_number: str | None
+    priority: CoveragePriority
+
+
+def validate_phone(field: str, phone: str | None) -> list[FieldProblem]:
+    if phone is not None and not is_phone(phone):
+        return [FieldProblem(field, "invalid_format", "is not a phone number")]
+    return []
+
+
+def validate_emergency_contacts(field: str, contacts: list[EmergencyContactDraft]) -> list[FieldProblem]:
+    problems: list[FieldProblem] = []
+    if len(contacts) > MAX_EMERGENCY_CONTACTS:
+        problems.append(FieldProblem(field, "too_many", f"must list at most {MAX_EMERGENCY_CONTACTS}"))
+    for i, contact in enumerate(contacts):
+        at = f"{field}[{i}]"
+        if not contact.name.strip() or len(contact.name) > 200:
+            problems.append(FieldProblem(f"{at}.name", "required", "must be 1-200 characters"))
+        if len(contact.relationship) > 60:
+            problems.append(FieldProblem(f"{at}.relationship", "too_long", "must be at most 60 characters"))
+        if not is_phone(contact.phone):
+            problems.append(FieldProblem(f"{at}.phone", "invalid_format", "is not a phone number"))
+    return problems
+
+
+def validate_diagnosis(field: str, draft: DiagnosisDraft, today: date) -> list[FieldProblem]:
+    problems: list[FieldProblem] = []
+    if not is_icd10cm_format(draft.code):
+        problems.append(
+            FieldProblem(f"{field}.code", "invalid_icd10cm", "is not an ICD-10-CM code (e.g. F33.1)")
+        )
+    if draft.noted_on > today:
+        problems.append(FieldProblem(f"{field}.notedOn", "in_future", "must not be in the future"))
+    return problems
+
+
+def validate_diagnoses(field: str, drafts: list[DiagnosisDraft], today: date) -> list[FieldProblem]:
+    problems: list[FieldProblem] = []
+    for i, draft in enumerate(drafts):
+        problems += validate_diagnosis(f"{field}[{i}]", draft, today)
+    codes = [normalize_icd10cm(d.code) for d in drafts]
+    if len(set(codes)) != len(codes):
+        problems.append(FieldProblem(field, "duplicate", "lists a code twice"))
+    if sum(d.primary for d in drafts) > 1:
+        problems.append(FieldProblem(field, "several_primary", "may mark only one diagnosis primary"))
+    return problems
+
+
+def validate_coverage(field: str, draft: CoverageDraft) -> list[FieldProblem]:
+    problems: list[FieldProblem] = []
+    if not draft.payer_name.strip() or len(draft.payer_name) > 200:
+        problems.append(FieldProblem(f"{field}.payerName", "required", "must be 1-200 characters"))
+    if not draft.member_id.strip() or len(draft.member_id) > 80:
+        problems.append(FieldProblem(f"{field}.memberId", "required", "must be 1-80 characters"))
+    if draft.group_number is not None and len(draft.group_number) > 80:
+        problems.append(FieldProblem(f"{field}.groupNumber", "too_long", "must be at most 80 characters"))
+    return problems
+
+
+def validate_coverages(field: str, drafts: list[CoverageDraft]) -> list[FieldProblem]:
+    problems: list[FieldProblem] = []
+    for i, draft in enumerate(drafts):
+        problems += validate_coverage(f"{field}[{i}]", draft)
+    priorities = [d.priority for d in drafts]
+    if len(set(priorities)) != len(priorities):
+        problems.append(FieldProblem(field, "duplicate_priority", "lists one priority twice"))
     return problems

@@ -1,0 +1,76 @@
+"""Pure validation of the client record: ICD-10-CM format, contacts, diagnoses, coverage."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from backend.clients.rules import (
+    CoverageDraft,
+    CoveragePriority,
+    DiagnosisDraft,
+    EmergencyContactDraft,
+    is_icd10cm_format,
+    validate_coverages,
+    validate_diagnoses,
+    validate_emergency_contacts,
+    validate_phone,
+)
+
+TODAY = date(2026, 11, 23)
+
+
+@pytest.mark.parametrize("code", ["F33.1", "F41.9", "F10.20", "Z63.8", "F32A", "f43.10", "T14.91XA", "F20"])
+def test_icd10cm_codes_of_the_right_shape_are_accepted(code: str) -> None:
+    """Letter, digit, alphanumeric, then optionally a dot and 1-4 alphanumerics."""
+    assert is_icd10cm_format(code)
+
+
+@pytest.mark.parametrize(
+    "code", ["", "F3", "33.1", "F33.", "F33.12345", "F33-1", "FF3.1", "F33.1 x", "296.32"]
+)
+def test_malformed_icd10cm_codes_are_refused(code: str) -> None:
+    """ICD-9 codes, missing parts and extra characters are not ICD-10-CM."""
+    assert not is_icd10cm_format(code)
+
+
+def test_diagnoses_name_the_bad_code_and_refuse_two_primaries_and_duplicates() -> None:
+    """Each problem names its list item; duplicates and two primaries are list-level problems."""
+    drafts = [
+        DiagnosisDraft("F33.1", True, TODAY),
+        DiagnosisDraft("296.32", True, TODAY),
+        DiagnosisDraft("f33.1", False, date(2030, 1, 1)),
+    ]
+    problems = {(p.field, p.code) for p in validate_diagnoses("diagnoses", drafts, TODAY)}
+    assert problems == {
+        ("diagnoses[1].code", "invalid_icd10cm"),
+        ("diagnoses[2].notedOn", "in_future"),
+        ("diagnoses", "duplicate"),
+        ("diagnoses", "several_primary"),
+    }
+
+
+def test_emergency_contacts_need_a_name_and_a_phone_number() -> None:
+    """A blank name or a phone that is not a number is named by index."""
+    contacts = [
+        EmergencyContactDraft("Ana", "sister", "+1 555 010 1234"),
+        EmergencyContactDraft(" ", "x", "abc"),
+    ]
+    problems = {(p.field, p.code) for p in validate_emergency_contacts("emergencyContacts", contacts)}
+    assert problems == {
+        ("emergencyContacts[1].name", "required"),
+        ("emergencyContacts[1].phone", "invalid_format"),
+    }
+    assert validate_phone("phone", "(555) 010-1234") == []
+    assert validate_phone("phone", "12") != []
+
+
+def test_coverages_need_payer_and_member_id_and_distinct_priorities() -> None:
+    """Two primary coverages or a blank member id are refused."""
+    drafts = [
+        CoverageDraft("Aetna", "W123", None, CoveragePriority.PRIMARY),
+        CoverageDraft("Cigna", "", "G1", CoveragePriority.PRIMARY),
+    ]
+    problems = {(p.field, p.code) for p in validate_coverages("coverages", drafts)}
+    assert problems == {("coverages[1].memberId", "required"), ("coverages", "duplicate_priority")}
