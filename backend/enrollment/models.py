@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import uuid
 from datetime import date, datetime
 
@@ -10,14 +9,16 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.database import TenantBase, text_enum, utcnow, uuid_pk
+from backend.enrollment.rules import Attendance, EnrollmentStatus
 
-
-class EnrollmentStatus(enum.StrEnum):
-    ACTIVE = "active"  # billable, counts toward capacity
-    ON_HOLD_CLINICAL = "on_hold_clinical"  # slot kept, not billed (hospitalization...)
-    ON_HOLD_ADMINISTRATIVE = "on_hold_administrative"  # authorization lapsed, payment issue...
-    GRADUATED = "graduated"  # completed; frees the slot
-    DROPPED = "dropped"  # frees the slot
+__all__ = [
+    "Attendance",
+    "ClinicalContact",
+    "Enrollment",
+    "EnrollmentEvent",
+    "EnrollmentStatus",
+    "SessionAttendee",
+]
 
 
 class Enrollment(TenantBase):
@@ -62,15 +63,6 @@ class EnrollmentEvent(TenantBase):
     # The platform user who made the change; None for the system (a worker job).
     actor_user_id: Mapped[uuid.UUID | None]
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class Attendance(enum.StrEnum):
-    PRESENT = "present"
-    LATE = "late"
-    LEFT_EARLY = "left_early"
-    NO_SHOW = "no_show"
-    LATE_CANCEL = "late_cancel"
-    EXCUSED = "excused"
 
 
 class SessionAttendee(TenantBase):
