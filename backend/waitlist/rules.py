@@ -84,7 +84,7 @@ class WaitlistDetails:
     availability: tuple[AvailabilityWindow, ...] = ()
     referrer_name: str | None = None
     referrer_contact: str | None = None
-    screening: Mapping[str, object] = field(default=EMPTY_SCREENING)
+    screening: Mapping[str, object] = field(default_factory=lambda: EMPTY_SCREENING, hash=False)
     contraindications: tuple[str, ...] = ()
     high_acuity: bool = False
 
