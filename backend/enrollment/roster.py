@@ -12,7 +12,8 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
-from sqlalchemy import ColumnElement, Delete, Insert, and_, delete, exists, func, insert, or_, select
+from sqlalchemy import ColumnElement, Delete, and_, delete, exists, func, or_, select
+from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -54,7 +55,12 @@ def fill_statement(program_id: uuid.UUID, enrollment_id: uuid.UUID | None = None
     )
     if enrollment_id is not None:
         pairs = pairs.where(Enrollment.id == enrollment_id)
-    return insert(SessionAttendee).from_select(["session_id", "client_id", "enrollment_id"], pairs)
+    # A concurrent fill (session generation racing an enrollment) may add the same pair first.
+    return (
+        insert(SessionAttendee)
+        .from_select(["session_id", "client_id", "enrollment_id"], pairs)
+        .on_conflict_do_nothing(index_elements=["session_id", "client_id"])
+    )
 
 
 def trim_statement(enrollment_id: uuid.UUID, after: date) -> Delete:
