@@ -47,6 +47,8 @@ class WaitlistEntry(TenantBase):
     referrer_contact: Mapped[str | None] = mapped_column(String(320))
     offered_at: Mapped[datetime | None]
     offer_expires_at: Mapped[datetime | None]
+    # Set when an offer lapsed unanswered: the entry went back to WAITING (see backend.waitlist.offers).
+    last_offer_expired_at: Mapped[datetime | None]
     enrollment_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("enrollments.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

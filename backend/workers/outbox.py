@@ -40,7 +40,7 @@ MAX_ATTEMPTS = 5
 #: The drainer (re)sends a row nobody has sent for this long; above the actor's retry backoff.
 RESEND_AFTER_SECONDS = 30.0
 #: Modules whose import registers outbox handlers; imported by `load_handlers`.
-HANDLER_MODULES = ("backend.notifications.delivery",)
+HANDLER_MODULES = ("backend.notifications.delivery", "backend.waitlist.offers", "backend.enrollment.absences")
 
 
 class OutboxMessage(TenantBase):

@@ -1,0 +1,186 @@
+"""Loading a program's waitlist as the ranking sees it: candidates, members, limits, history.
+
+Sync on purpose: the offer worker runs it directly and GraphQL through `AsyncSession.run_sync`,
+so both rank from one definition. A fixed number of statements whatever the waitlist's length;
+columns, not ORM entities, for the 5,000-entry case (see tests/bench/bench_waitlist.py).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from backend.enrollment.models import Enrollment, EnrollmentStatus
+from backend.programs.models import Program
+from backend.scheduling.models import GroupSession, SessionStatus
+from backend.waitlist.estimates import HISTORY_WEEKS, WaitEstimate, estimate_wait, placement_rate
+from backend.waitlist.models import Separation, WaitlistEntry
+from backend.waitlist.ranking import (
+    Candidate,
+    ProgramContext,
+    RankedCandidate,
+    SessionSlot,
+    rank,
+    session_slots,
+)
+from backend.waitlist.rules import AvailabilityWindow, Urgency, WaitlistStatus
+
+#: Members whose enrollment started this recently (or starts later) are still "new" to the group.
+NEW_MEMBER_DAYS = 14
+#: Session times are read from the scheduled sessions of the next four weeks.
+SESSION_LOOKAHEAD_DAYS = 28
+OPEN_ENROLLMENT = (
+    EnrollmentStatus.ACTIVE,
+    EnrollmentStatus.ON_HOLD_CLINICAL,
+    EnrollmentStatus.ON_HOLD_ADMINISTRATIVE,
+)
+
+
+@dataclass(frozen=True)
+class Ranking:
+    program_id: uuid.UUID
+    today: date
+    context: ProgramContext
+    ranked: list[RankedCandidate]
+    admissions_per_week: float
+    #: Places neither held by an active member nor reserved by an unexpired offer.
+    open_places: int
+
+    def estimate(self, ranked: RankedCandidate) -> WaitEstimate:
+        return estimate_wait(ranked.rank, self.admissions_per_week)
+
+
+def program_fit_prefixes(fit_criteria: dict[str, object]) -> tuple[str, ...]:
+    """`fit_criteria["diagnoses"]`: ICD-10-CM prefixes that fit the program (e.g. ["F33", "F43.1"])."""
+    values = fit_criteria.get("diagnoses") or []
+    if not isinstance(values, list):
+        return ()
+    return tuple(str(v).strip().upper() for v in values if str(v).strip())
+
+
+def load_ranking(session: Session, program: Program, now: datetime) -> Ranking:
+    """Rank the program's WAITING entries for its next open place."""
+    zone = ZoneInfo(program.timezone)
+    today = now.astimezone(zone).date()
+    members = session.execute(
+        select(
+            Enrollment.id, Enrollment.client_id, Enrollment.status, Enrollment.starts_on, Enrollment.ends_on
+        ).where(Enrollment.program_id == program.id, Enrollment.status.in_(OPEN_ENROLLMENT))
+    ).all()
+    enrollment_ids = [m.id for m in members]
+    high_acuity_enrollments = set(
+        session.scalars(
+            select(WaitlistEntry.enrollment_id).where(
+                WaitlistEntry.enrollment_id.in_(enrollment_ids), WaitlistEntry.high_acuity.is_(True)
+            )
+        )
+        if enrollment_ids
+        else []
+    )
+    offers = session.execute(
+        select(WaitlistEntry.client_id, WaitlistEntry.high_acuity).where(
+            WaitlistEntry.program_id == program.id,
+            WaitlistEntry.status == WaitlistStatus.OFFERED,
+            WaitlistEntry.offer_expires_at > now,
+        )
+    ).all()
+    member_ids = frozenset([m.client_id for m in members] + [o.client_id for o in offers])
+    new_since = today - timedelta(days=NEW_MEMBER_DAYS)
+    context = ProgramContext(
+        fit_prefixes=program_fit_prefixes(program.fit_criteria or {}),
+        session_slots=_session_slots(session, program, now),
+        member_ids=member_ids,
+        high_acuity_members=len(high_acuity_enrollments) + sum(1 for o in offers if o.high_acuity),
+        max_high_acuity=program.max_high_acuity,
+        new_members=sum(1 for m in members if m.starts_on > new_since) + len(offers),
+        max_new_members_per_session=program.max_new_members_per_session,
+        separations=_separations(session, member_ids),
+    )
+    candidates = load_candidates(session, program.id)
+    admissions = session.scalars(
+        select(Enrollment.starts_on).where(
+            Enrollment.program_id == program.id,
+            Enrollment.starts_on > today - timedelta(weeks=HISTORY_WEEKS),
+            Enrollment.starts_on <= today,
+        )
+    ).all()
+    # The same count the enrollment flow admits by: active members (not ended) and live offers.
+    active = sum(
+        1
+        for m in members
+        if m.status == EnrollmentStatus.ACTIVE and (m.ends_on is None or m.ends_on >= today)
+    )
+    return Ranking(
+        program_id=program.id,
+        today=today,
+        context=context,
+        ranked=rank(candidates, context, today),
+        admissions_per_week=placement_rate(admissions, today),
+        open_places=max(program.capacity - active - len(offers), 0),
+    )
+
+
+def load_candidates(session: Session, program_id: uuid.UUID) -> list[Candidate]:
+    rows = session.execute(
+        select(
+            WaitlistEntry.id,
+            WaitlistEntry.client_id,
+            WaitlistEntry.added_on,
+            WaitlistEntry.urgency,
+            WaitlistEntry.diagnoses,
+            WaitlistEntry.availability,
+            WaitlistEntry.contraindications,
+            WaitlistEntry.high_acuity,
+        ).where(WaitlistEntry.program_id == program_id, WaitlistEntry.status == WaitlistStatus.WAITING)
+    ).all()
+    return [
+        Candidate(
+            entry_id=row.id,
+            client_id=row.client_id,
+            added_on=row.added_on,
+            urgency=Urgency(row.urgency),
+            diagnoses=tuple(row.diagnoses or ()),
+            availability=tuple(AvailabilityWindow.from_json(w) for w in row.availability or ()),
+            contraindications=tuple(row.contraindications or ()),
+            high_acuity=row.high_acuity,
+        )
+        for row in rows
+    ]
+
+
+def _session_slots(session: Session, program: Program, now: datetime) -> tuple[SessionSlot, ...]:
+    spans = session.execute(
+        select(GroupSession.starts_at, GroupSession.ends_at).where(
+            GroupSession.program_id == program.id,
+            GroupSession.status == SessionStatus.SCHEDULED,
+            GroupSession.starts_at >= now,
+            GroupSession.starts_at < now + timedelta(days=SESSION_LOOKAHEAD_DAYS),
+        )
+    ).all()
+    return session_slots([(s.starts_at, s.ends_at) for s in spans], program.timezone)
+
+
+def _separations(session: Session, member_ids: frozenset[uuid.UUID]) -> dict[uuid.UUID, frozenset[uuid.UUID]]:
+    """Client -> the members (or offer holders) they must not be grouped with."""
+    if not member_ids:
+        return {}
+    ids: Sequence[uuid.UUID] = list(member_ids)
+    pairs = session.execute(
+        select(Separation.client_a, Separation.client_b).where(
+            or_(Separation.client_a.in_(ids), Separation.client_b.in_(ids))
+        )
+    ).all()
+    separated: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
+    for a, b in pairs:
+        if b in member_ids:
+            separated[a].add(b)
+        if a in member_ids:
+            separated[b].add(a)
+    return {client: frozenset(others) for client, others in separated.items()}
