@@ -8,6 +8,7 @@ from backend.compliance import audit
 from backend.database import SharedBase, TenantBase
 from backend.enrollment import models as enrollment_models
 from backend.identity import models as identity_models
+from backend.intake import models as intake_models
 from backend.notifications import models as notifications_models
 from backend.programs import models as programs_models
 from backend.scheduling import models as scheduling_models
@@ -24,6 +25,7 @@ __all__ = [
     "clinic_models",
     "enrollment_models",
     "identity_models",
+    "intake_models",
     "notifications_models",
     "outbox",
     "programs_models",
