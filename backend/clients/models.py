@@ -1,14 +1,24 @@
-"""The client record (one per person a clinic treats), in the clinic's schema."""
+"""The client record (one per person a clinic treats), in the clinic's schema.
+
+Contacts: the member's own phone and email are columns (notifications and reminders read them
+as scalars); emergency contacts are a small JSONB list on the record, because they are read and
+written only as a whole with the record, never searched or joined, and one table fewer per
+clinic schema keeps each backend's catalog cache lighter across thousands of clinics. Diagnoses
+and coverage are tables: claims select them by member and date, and each row has its own
+history (a diagnosis removed stays, with `removed_on`, for claims already dated before it).
+"""
 
 from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import Index, String
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.database import TenantBase, utcnow, uuid_pk
+from backend.clients.rules import CoveragePriority
+from backend.database import TenantBase, text_enum, utcnow, uuid_pk
 
 
 class Client(TenantBase):
@@ -21,4 +31,54 @@ class Client(TenantBase):
     last_name: Mapped[str] = mapped_column(String(100))
     date_of_birth: Mapped[date]
     email: Mapped[str | None] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    # [{"name": ..., "relationship": ..., "phone": ...}], at most 5 (backend.clients.rules).
+    emergency_contacts: Mapped[list[dict[str, str]]] = mapped_column(
+        JSONB, default=list, server_default=text("'[]'::jsonb")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ClientDiagnosis(TenantBase):
+    """An ICD-10-CM diagnosis of the member (claims carry the member's own diagnoses)."""
+
+    __tablename__ = "client_diagnoses"
+    __table_args__ = (
+        Index(
+            "uq_client_diagnoses_current",
+            "client_id",
+            "code",
+            unique=True,
+            postgresql_where=text("removed_on IS NULL"),
+        ),
+        # At most one current primary diagnosis (the first-listed code on a claim).
+        Index(
+            "uq_client_diagnoses_primary",
+            "client_id",
+            unique=True,
+            postgresql_where=text("is_primary AND removed_on IS NULL"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    client_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(8))
+    is_primary: Mapped[bool] = mapped_column(default=False)
+    noted_on: Mapped[date]
+    removed_on: Mapped[date | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ClientCoverage(TenantBase):
+    """A placeholder for the member's insurance: payer, member id, group; billing extends it."""
+
+    __tablename__ = "client_coverages"
+    __table_args__ = (UniqueConstraint("client_id", "priority"),)
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    client_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    priority: Mapped[CoveragePriority] = mapped_column(text_enum(CoveragePriority, "coverage_priority"))
+    payer_name: Mapped[str] = mapped_column(String(200))
+    member_id: Mapped[str] = mapped_column(String(80))
+    group_number: Mapped[str | None] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -19,6 +19,8 @@ class ClientDraft:
     last_name: str
     date_of_birth: date
     email: str | None
+    phone: str | None = None
+    emergency_contacts: tuple[EmergencyContactDraft, ...] = ()
 
 
 def validate_client(draft: ClientDraft, today: date) -> list[FieldProblem]:
@@ -34,6 +36,8 @@ def validate_client(draft: ClientDraft, today: date) -> list[FieldProblem]:
         problems.append(FieldProblem("dateOfBirth", "implausible", "is more than 125 years ago"))
     if draft.email is not None and not EMAIL.match(draft.email):
         problems.append(FieldProblem("email", "invalid_format", "is not an email address"))
+    problems += validate_phone("phone", draft.phone)
+    problems += validate_emergency_contacts("emergencyContacts", list(draft.emergency_contacts))
     return problems
 
 

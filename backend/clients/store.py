@@ -3,13 +3,28 @@
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import date
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.clients.models import Client
-from backend.clients.rules import ClientDraft
+from backend.clients.models import Client, ClientCoverage, ClientDiagnosis
+from backend.clients.rules import (
+    ClientDraft,
+    CoverageDraft,
+    DiagnosisDraft,
+    EmergencyContactDraft,
+    normalize_icd10cm,
+)
+from backend.errors import FieldProblem, InputRejected
+
+
+def contacts_json(contacts: Sequence[EmergencyContactDraft]) -> list[dict[str, str]]:
+    return [{k: v.strip() for k, v in asdict(c).items()} for c in contacts]
 
 
 def add_client(session: AsyncSession, draft: ClientDraft) -> Client:
@@ -19,9 +34,21 @@ def add_client(session: AsyncSession, draft: ClientDraft) -> Client:
         last_name=draft.last_name.strip(),
         date_of_birth=draft.date_of_birth,
         email=draft.email,
+        phone=draft.phone.strip() if draft.phone else None,
+        emergency_contacts=contacts_json(draft.emergency_contacts),
     )
     session.add(client)
     return client
+
+
+def apply_draft(client: Client, draft: ClientDraft) -> None:
+    """Replace the record's demographics and contacts with a validated draft."""
+    client.first_name = draft.first_name.strip()
+    client.last_name = draft.last_name.strip()
+    client.date_of_birth = draft.date_of_birth
+    client.email = draft.email
+    client.phone = draft.phone.strip() if draft.phone else None
+    client.emergency_contacts = contacts_json(draft.emergency_contacts)
 
 
 async def clients_by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Client | None]:
@@ -32,3 +59,106 @@ async def clients_by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> lis
 
 def client_list() -> Select[tuple[Client]]:
     return select(Client)
+
+
+# -- diagnoses ---------------------------------------------------------------------------------
+
+
+async def add_diagnosis(
+    session: AsyncSession, client_id: uuid.UUID, draft: DiagnosisDraft, field: str
+) -> ClientDiagnosis:
+    """Add a current diagnosis; a new primary one demotes the previous primary (one per member)."""
+    if draft.primary:
+        await session.execute(
+            update(ClientDiagnosis)
+            .where(
+                ClientDiagnosis.client_id == client_id,
+                ClientDiagnosis.is_primary,
+                ClientDiagnosis.removed_on.is_(None),
+            )
+            .values(is_primary=False)
+        )
+    diagnosis = ClientDiagnosis(
+        id=uuid.uuid4(),
+        client_id=client_id,
+        code=normalize_icd10cm(draft.code),
+        is_primary=draft.primary,
+        noted_on=draft.noted_on,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(diagnosis)
+            await session.flush()
+    except IntegrityError as exc:
+        if "uq_client_diagnoses" in str(exc.orig):
+            raise InputRejected(
+                [FieldProblem(field, "duplicate", "is already a current diagnosis")]
+            ) from None
+        raise
+    return diagnosis
+
+
+async def remove_diagnosis(session: AsyncSession, diagnosis: ClientDiagnosis, removed_on: date) -> None:
+    """Mark a current diagnosis removed (kept for claims dated before `removed_on`)."""
+    diagnosis.removed_on = removed_on
+    diagnosis.is_primary = False
+    await session.flush()
+
+
+async def current_diagnoses(
+    session: AsyncSession, client_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[ClientDiagnosis]]:
+    stmt = (
+        select(ClientDiagnosis)
+        .where(ClientDiagnosis.client_id.in_(client_ids), ClientDiagnosis.removed_on.is_(None))
+        .order_by(ClientDiagnosis.is_primary.desc(), ClientDiagnosis.noted_on, ClientDiagnosis.code)
+    )
+    found: dict[uuid.UUID, list[ClientDiagnosis]] = defaultdict(list)
+    for row in (await session.scalars(stmt)).all():
+        found[row.client_id].append(row)
+    return found
+
+
+# -- coverage ----------------------------------------------------------------------------------
+
+
+async def set_coverage(session: AsyncSession, client_id: uuid.UUID, draft: CoverageDraft) -> ClientCoverage:
+    """Replace the member's coverage of this priority (primary or secondary)."""
+    stmt = select(ClientCoverage).where(
+        ClientCoverage.client_id == client_id, ClientCoverage.priority == draft.priority
+    )
+    coverage = (await session.scalars(stmt.with_for_update())).one_or_none()
+    if coverage is None:
+        coverage = ClientCoverage(id=uuid.uuid4(), client_id=client_id, priority=draft.priority)
+        session.add(coverage)
+    coverage.payer_name = draft.payer_name.strip()
+    coverage.member_id = draft.member_id.strip()
+    coverage.group_number = draft.group_number.strip() if draft.group_number else None
+    await session.flush()
+    return coverage
+
+
+async def remove_coverage(session: AsyncSession, client_id: uuid.UUID, priority: str) -> bool:
+    stmt = select(ClientCoverage).where(
+        ClientCoverage.client_id == client_id, ClientCoverage.priority == priority
+    )
+    coverage = (await session.scalars(stmt)).one_or_none()
+    if coverage is None:
+        return False
+    await session.delete(coverage)
+    await session.flush()
+    return True
+
+
+async def coverages_of(
+    session: AsyncSession, client_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[ClientCoverage]]:
+    stmt = (
+        select(ClientCoverage)
+        .where(ClientCoverage.client_id.in_(client_ids))
+        .order_by(ClientCoverage.priority)
+    )
+    found: dict[uuid.UUID, list[ClientCoverage]] = defaultdict(list)
+    for row in (await session.scalars(stmt)).all():
+        found[row.client_id].append(row)
+    return found

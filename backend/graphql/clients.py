@@ -1,22 +1,52 @@
-"""Client records through GraphQL: list, fetch by global id, register."""
+"""Client records through GraphQL: list, fetch by global id, register, update, diagnoses, coverage.
+
+Diagnoses are clinical (read by clinical and billing roles, changed by clinicians); coverage is
+administrative (read and changed by the front desk and billing): each field checks its own rule,
+and every read or write of a member's record is audited.
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import strawberry
 from strawberry import relay
 from strawberry.dataloader import DataLoader
 
-from backend.clients.models import Client
-from backend.clients.rules import ClientDraft, validate_client
-from backend.clients.store import add_client, client_list, clients_by_ids
+from backend.clients.models import Client, ClientCoverage, ClientDiagnosis
+from backend.clients.rules import (
+    ClientDraft,
+    CoverageDraft,
+    CoveragePriority,
+    DiagnosisDraft,
+    EmergencyContactDraft,
+    validate_client,
+    validate_coverage,
+    validate_coverages,
+    validate_diagnoses,
+    validate_diagnosis,
+)
+from backend.clients.store import (
+    add_client,
+    add_diagnosis,
+    apply_draft,
+    client_list,
+    clients_by_ids,
+    coverages_of,
+    current_diagnoses,
+    remove_coverage,
+    remove_diagnosis,
+    set_coverage,
+)
+from backend.clinic.models import ClinicSettings
+from backend.errors import FieldProblem, InputRejected
 from backend.graphql.access import allow, ensure_allowed
 from backend.graphql.context import Context
-from backend.graphql.errors import InvalidInput
+from backend.graphql.errors import InvalidInput, NotFound
 from backend.graphql.relay import Connection, Keyset, keyset_page
 from backend.graphql.transactions import Atomic
 from backend.notifications.delivery import queue_notification
@@ -27,6 +57,46 @@ WELCOME_BODY = (
 )
 CLIENT_ORDER = Keyset((Client.last_name, Client.first_name, Client.id))
 
+CoveragePriorityEnum = strawberry.enum(CoveragePriority, name="CoveragePriority")
+
+
+@strawberry.type
+class EmergencyContact:
+    name: str
+    relationship: str
+    phone: str
+
+
+@strawberry.type
+class Diagnosis:
+    id: strawberry.ID
+    code: str
+    primary: bool
+    noted_on: date
+
+    @classmethod
+    def of(cls, row: ClientDiagnosis) -> Diagnosis:
+        return cls(
+            id=strawberry.ID(str(row.id)), code=row.code, primary=row.is_primary, noted_on=row.noted_on
+        )
+
+
+@strawberry.type
+class Coverage:
+    priority: CoveragePriorityEnum  # type: ignore[valid-type]
+    payer_name: str
+    member_id: str
+    group_number: str | None
+
+    @classmethod
+    def of(cls, row: ClientCoverage) -> Coverage:
+        return cls(
+            priority=row.priority,
+            payer_name=row.payer_name,
+            member_id=row.member_id,
+            group_number=row.group_number,
+        )
+
 
 @strawberry.type(name="Client")
 class ClientNode(relay.Node):
@@ -35,6 +105,8 @@ class ClientNode(relay.Node):
     last_name: str
     date_of_birth: date
     email: str | None
+    phone: str | None
+    emergency_contacts: list[EmergencyContact]
 
     @classmethod
     def of(cls, client: Client) -> ClientNode:
@@ -44,7 +116,25 @@ class ClientNode(relay.Node):
             last_name=client.last_name,
             date_of_birth=client.date_of_birth,
             email=client.email,
+            phone=client.phone,
+            emergency_contacts=[EmergencyContact(**c) for c in client.emergency_contacts or []],
         )
+
+    @strawberry.field(description="Current ICD-10-CM diagnoses, primary first (clinical and billing roles).")
+    async def diagnoses(self, info: strawberry.Info[Context, Any]) -> list[Diagnosis]:
+        ensure_allowed(info, "diagnosis", "read")
+        client_id = uuid.UUID(self.id)
+        rows = await info.context.loader("client_diagnoses", _diagnosis_loader).load(client_id)
+        info.context.audit("read", "diagnosis", str(client_id), client_id)
+        return [Diagnosis.of(r) for r in rows]
+
+    @strawberry.field(description="Insurance coverage placeholders (front desk and billing roles).")
+    async def coverages(self, info: strawberry.Info[Context, Any]) -> list[Coverage]:
+        ensure_allowed(info, "coverage", "read")
+        client_id = uuid.UUID(self.id)
+        rows = await info.context.loader("client_coverages", _coverage_loader).load(client_id)
+        info.context.audit("read", "coverage", str(client_id), client_id)
+        return [Coverage.of(r) for r in rows]
 
     @classmethod
     async def resolve_nodes(  # type: ignore[override]
@@ -52,8 +142,7 @@ class ClientNode(relay.Node):
     ) -> list[ClientNode | None]:
         ensure_allowed(info, "client", "read")
         ids = [_uuid_or_none(i) for i in node_ids]
-        loader = info.context.loader("client_by_id", _client_loader)
-        found = await loader.load_many([i for i in ids if i is not None])
+        found = await load_clients(info, [i for i in ids if i is not None])
         by_id = {c.id: c for c in found if c is not None}
         nodes: list[ClientNode | None] = []
         for i in ids:
@@ -71,11 +160,66 @@ def _uuid_or_none(value: str) -> uuid.UUID | None:
         return None
 
 
+def parse_id(value: str, field: str) -> uuid.UUID:
+    """A UUID from an input id, plain or a relay global id; a malformed one is an input problem."""
+    plain = _uuid_or_none(value)
+    if plain is not None:
+        return plain
+    try:
+        return uuid.UUID(relay.GlobalID.from_id(value).node_id)
+    except (ValueError, TypeError):
+        raise InputRejected([FieldProblem(field, "invalid_id", "is not an id")]) from None
+
+
 def _client_loader(context: Context) -> DataLoader[uuid.UUID, Client | None]:
     async def load(ids: list[uuid.UUID]) -> list[Client | None]:
         return await clients_by_ids(context.session, ids)
 
     return DataLoader(load_fn=load)
+
+
+def _diagnosis_loader(context: Context) -> DataLoader[uuid.UUID, list[ClientDiagnosis]]:
+    async def load(ids: list[uuid.UUID]) -> list[list[ClientDiagnosis]]:
+        found = await current_diagnoses(context.session, ids)
+        return [found.get(i, []) for i in ids]
+
+    return DataLoader(load_fn=load)
+
+
+def _coverage_loader(context: Context) -> DataLoader[uuid.UUID, list[ClientCoverage]]:
+    async def load(ids: list[uuid.UUID]) -> list[list[ClientCoverage]]:
+        found = await coverages_of(context.session, ids)
+        return [found.get(i, []) for i in ids]
+
+    return DataLoader(load_fn=load)
+
+
+async def load_clients(info: strawberry.Info, ids: list[uuid.UUID]) -> list[Client | None]:
+    """Clients through the request's loader (one query per batch); other modules use it too."""
+    loader: DataLoader[uuid.UUID, Client | None] = info.context.loader("client_by_id", _client_loader)
+    return list(await loader.load_many(ids))
+
+
+@strawberry.input
+class EmergencyContactInput:
+    name: str
+    relationship: str
+    phone: str
+
+
+@strawberry.input
+class DiagnosisInput:
+    code: str = strawberry.field(description="ICD-10-CM code with its dot, e.g. F33.1")
+    noted_on: date
+    primary: bool = False
+
+
+@strawberry.input
+class CoverageInput:
+    priority: CoveragePriorityEnum  # type: ignore[valid-type]
+    payer_name: str
+    member_id: str
+    group_number: str | None = None
 
 
 @strawberry.input
@@ -84,6 +228,47 @@ class RegisterClientInput:
     last_name: str
     date_of_birth: date
     email: str | None = None
+    phone: str | None = None
+    emergency_contacts: list[EmergencyContactInput] = strawberry.field(default_factory=list)
+    diagnoses: list[DiagnosisInput] = strawberry.field(default_factory=list)
+    coverages: list[CoverageInput] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class UpdateClientInput:
+    """Fields left out keep their value; `email` or `phone` sent as null clears it."""
+
+    client_id: strawberry.ID
+    first_name: str | None = strawberry.UNSET
+    last_name: str | None = strawberry.UNSET
+    date_of_birth: date | None = strawberry.UNSET
+    email: str | None = strawberry.UNSET
+    phone: str | None = strawberry.UNSET
+    emergency_contacts: list[EmergencyContactInput] | None = strawberry.UNSET
+
+
+@strawberry.input
+class AddDiagnosisInput:
+    client_id: strawberry.ID
+    diagnosis: DiagnosisInput
+
+
+@strawberry.input
+class RemoveDiagnosisInput:
+    diagnosis_id: strawberry.ID
+    removed_on: date | None = None
+
+
+@strawberry.input
+class SetCoverageInput:
+    client_id: strawberry.ID
+    coverage: CoverageInput
+
+
+@strawberry.input
+class RemoveCoverageInput:
+    client_id: strawberry.ID
+    priority: CoveragePriorityEnum  # type: ignore[valid-type]
 
 
 @strawberry.type
@@ -91,9 +276,42 @@ class RegisterClientSuccess:
     client: ClientNode
 
 
+@strawberry.type
+class ClientChanged:
+    """The record after an update, a diagnosis or a coverage change."""
+
+    client: ClientNode
+
+
 RegisterClientResult = Annotated[
     RegisterClientSuccess | InvalidInput, strawberry.union("RegisterClientResult")
 ]
+ClientChangeResult = Annotated[
+    ClientChanged | InvalidInput | NotFound, strawberry.union("ClientChangeResult")
+]
+
+
+def _contacts(items: list[EmergencyContactInput]) -> tuple[EmergencyContactDraft, ...]:
+    return tuple(EmergencyContactDraft(c.name, c.relationship, c.phone) for c in items)
+
+
+def _diagnosis(item: DiagnosisInput) -> DiagnosisDraft:
+    return DiagnosisDraft(item.code, item.primary, item.noted_on)
+
+
+def _coverage(item: CoverageInput) -> CoverageDraft:
+    return CoverageDraft(item.payer_name, item.member_id, item.group_number, CoveragePriority(item.priority))
+
+
+async def clinic_today(context: Context) -> date:
+    """Today where the clinic is (a diagnosis noted this evening in California is noted today)."""
+    settings = await context.session.get_one(ClinicSettings, 1)
+    return datetime.now(ZoneInfo(settings.timezone)).date()
+
+
+async def _client(info: strawberry.Info[Context, Any], value: str, field: str = "clientId") -> Client | None:
+    (client,) = await load_clients(info, [parse_id(value, field)])
+    return client
 
 
 @strawberry.type
@@ -116,14 +334,128 @@ class ClientMutations:
     async def register_client(
         self, info: strawberry.Info[Context, Any], input: RegisterClientInput
     ) -> RegisterClientResult:
-        draft = ClientDraft(input.first_name, input.last_name, input.date_of_birth, input.email)
-        problems = validate_client(draft, date.today())
+        """Diagnoses need the diagnosis rule and coverages the coverage rule, as when added later."""
+        if input.diagnoses:
+            ensure_allowed(info, "diagnosis", "manage")
+        if input.coverages:
+            ensure_allowed(info, "coverage", "manage")
+        draft = ClientDraft(
+            input.first_name,
+            input.last_name,
+            input.date_of_birth,
+            input.email,
+            input.phone,
+            _contacts(input.emergency_contacts),
+        )
+        today = await clinic_today(info.context)
+        diagnoses = [_diagnosis(d) for d in input.diagnoses]
+        coverages = [_coverage(c) for c in input.coverages]
+        problems = validate_client(draft, today)
+        problems += validate_diagnoses("diagnoses", diagnoses, today)
+        problems += validate_coverages("coverages", coverages)
         if problems:
             return InvalidInput.of(problems)
         session = info.context.session
         client = add_client(session, draft)
         await session.flush()
+        for i, diagnosis in enumerate(diagnoses):
+            await add_diagnosis(session, client.id, diagnosis, f"diagnoses[{i}].code")
+        for coverage in coverages:
+            await set_coverage(session, client.id, coverage)
         info.context.audit("create", "client", str(client.id), client.id)
         if client.email:
             queue_notification(session, "email", client.email, WELCOME_TEMPLATE, WELCOME_BODY)
         return RegisterClientSuccess(client=ClientNode.of(client))
+
+    @strawberry.mutation(permission_classes=[allow("client", "update")], extensions=[Atomic()])
+    async def update_client(
+        self, info: strawberry.Info[Context, Any], input: UpdateClientInput
+    ) -> ClientChangeResult:
+        client = await _client(info, input.client_id)
+        if client is None:
+            return NotFound.of("clientId")
+        draft = ClientDraft(
+            _keep(input.first_name, client.first_name),
+            _keep(input.last_name, client.last_name),
+            _keep(input.date_of_birth, client.date_of_birth),
+            client.email if input.email is strawberry.UNSET else input.email,
+            client.phone if input.phone is strawberry.UNSET else input.phone,
+            tuple(EmergencyContactDraft(**c) for c in client.emergency_contacts or [])
+            if input.emergency_contacts in (strawberry.UNSET, None)
+            else _contacts(input.emergency_contacts or []),
+        )
+        problems = validate_client(draft, await clinic_today(info.context))
+        if problems:
+            return InvalidInput.of(problems)
+        apply_draft(client, draft)
+        await info.context.session.flush()
+        info.context.audit("update", "client", str(client.id), client.id)
+        return ClientChanged(client=ClientNode.of(client))
+
+    @strawberry.mutation(permission_classes=[allow("diagnosis", "manage")], extensions=[Atomic()])
+    async def add_diagnosis(
+        self, info: strawberry.Info[Context, Any], input: AddDiagnosisInput
+    ) -> ClientChangeResult:
+        """A new primary diagnosis demotes the previous one; a code already current is a duplicate."""
+        client = await _client(info, input.client_id)
+        if client is None:
+            return NotFound.of("clientId")
+        draft = _diagnosis(input.diagnosis)
+        problems = validate_diagnosis("diagnosis", draft, await clinic_today(info.context))
+        if problems:
+            return InvalidInput.of(problems)
+        row = await add_diagnosis(info.context.session, client.id, draft, "diagnosis.code")
+        info.context.audit("create", "diagnosis", str(row.id), client.id)
+        return ClientChanged(client=ClientNode.of(client))
+
+    @strawberry.mutation(permission_classes=[allow("diagnosis", "manage")], extensions=[Atomic()])
+    async def remove_diagnosis(
+        self, info: strawberry.Info[Context, Any], input: RemoveDiagnosisInput
+    ) -> ClientChangeResult:
+        """The diagnosis stops being current on `removedOn` (today by default); its history stays."""
+        removed_on = input.removed_on or await clinic_today(info.context)
+        session = info.context.session
+        row = await session.get(ClientDiagnosis, parse_id(input.diagnosis_id, "diagnosisId"))
+        if row is None or row.removed_on is not None:
+            return NotFound.of("diagnosisId")
+        if removed_on < row.noted_on:
+            return InvalidInput.of(
+                [FieldProblem("removedOn", "before_noted", "must not be before the diagnosis")]
+            )
+        await remove_diagnosis(session, row, removed_on)
+        info.context.audit("delete", "diagnosis", str(row.id), row.client_id)
+        (client,) = await load_clients(info, [row.client_id])
+        assert client is not None
+        return ClientChanged(client=ClientNode.of(client))
+
+    @strawberry.mutation(permission_classes=[allow("coverage", "manage")], extensions=[Atomic()])
+    async def set_coverage(
+        self, info: strawberry.Info[Context, Any], input: SetCoverageInput
+    ) -> ClientChangeResult:
+        """Adds or replaces the member's primary or secondary coverage."""
+        client = await _client(info, input.client_id)
+        if client is None:
+            return NotFound.of("clientId")
+        draft = _coverage(input.coverage)
+        problems = validate_coverage("coverage", draft)
+        if problems:
+            return InvalidInput.of(problems)
+        row = await set_coverage(info.context.session, client.id, draft)
+        info.context.audit("update", "coverage", str(row.id), client.id)
+        return ClientChanged(client=ClientNode.of(client))
+
+    @strawberry.mutation(permission_classes=[allow("coverage", "manage")], extensions=[Atomic()])
+    async def remove_coverage(
+        self, info: strawberry.Info[Context, Any], input: RemoveCoverageInput
+    ) -> ClientChangeResult:
+        client = await _client(info, input.client_id)
+        if client is None:
+            return NotFound.of("clientId")
+        if not await remove_coverage(info.context.session, client.id, CoveragePriority(input.priority)):
+            return NotFound.of("priority")
+        info.context.audit("delete", "coverage", str(client.id), client.id)
+        return ClientChanged(client=ClientNode.of(client))
+
+
+def _keep(value: Any, current: Any) -> Any:
+    return current if value is strawberry.UNSET or value is None else value

@@ -1,0 +1,189 @@
+"""The client record through GraphQL: contacts, diagnoses, coverage, updates, access and audit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import select
+
+from backend.clients.models import Client, ClientDiagnosis
+from backend.compliance.audit import AuditEvent
+from backend.database import Database
+from backend.settings import Settings
+from backend.tenants.models import Tenant
+from backend.tenants.routing import tenant_session
+from tests.support import GraphQLClient, make_account
+
+RECORD = """
+  id firstName lastName email phone emergencyContacts { name relationship phone }
+  diagnoses { id code primary notedOn }
+  coverages { priority payerName memberId groupNumber }
+"""
+REGISTER = """
+mutation($input: RegisterClientInput!) {
+  registerClient(input: $input) {
+    __typename
+    ... on RegisterClientSuccess { client { id } }
+    ... on InvalidInput { field code errors { field code } }
+  }
+}"""
+GET = "query($id: ID!) { node(id: $id) { ... on Client { " + RECORD + " } } }"
+CHANGE_RESULT = (
+    "{ __typename ... on ClientChanged { client { " + RECORD + " } } ... on UserError { field code } }"
+)
+
+
+def mutation(field: str, input_type: str) -> str:
+    return f"mutation($input: {input_type}!) {{ {field}(input: $input) {CHANGE_RESULT} }}"
+
+
+UPDATE = mutation("updateClient", "UpdateClientInput")
+ADD_DX = mutation("addDiagnosis", "AddDiagnosisInput")
+REMOVE_DX = mutation("removeDiagnosis", "RemoveDiagnosisInput")
+SET_COVERAGE = mutation("setCoverage", "SetCoverageInput")
+
+FULL = {
+    "firstName": "Rae",
+    "lastName": "Okafor",
+    "dateOfBirth": "1988-03-14",
+    "email": "rae@example.test",
+    "phone": "+1 555 010 2000",
+    "emergencyContacts": [{"name": "Tom Okafor", "relationship": "brother", "phone": "555-010-3000"}],
+    "diagnoses": [
+        {"code": "F33.1", "notedOn": "2026-10-01", "primary": True},
+        {"code": "f41.9", "notedOn": "2026-10-01"},
+    ],
+    "coverages": [{"priority": "PRIMARY", "payerName": "Aetna", "memberId": "W1234", "groupNumber": "G77"}],
+}
+
+
+def staff(database: Database, settings: Settings, clinic: Tenant, *roles: str) -> str:
+    return make_account(database, settings, clinic, list(roles)).token
+
+
+def register(graphql: GraphQLClient, token: str, payload: dict[str, Any]) -> str:
+    result = graphql.data(REGISTER, {"input": payload}, token)["registerClient"]
+    assert result["__typename"] == "RegisterClientSuccess", result
+    return str(result["client"]["id"])
+
+
+def test_a_registered_record_carries_contacts_diagnoses_and_coverage(
+    graphql: GraphQLClient, database: Database, settings: Settings, make_clinic: Callable[..., Tenant]
+) -> None:
+    """A biller reads back everything registered; codes are stored upper-case, primary first."""
+    clinic = make_clinic()
+    token = staff(database, settings, clinic, "clinician", "front_desk")
+    client_id = register(graphql, token, FULL)
+    record = graphql.data(GET, {"id": client_id}, staff(database, settings, clinic, "biller"))["node"]
+    assert record["phone"] == "+1 555 010 2000"
+    assert record["emergencyContacts"] == [
+        {"name": "Tom Okafor", "relationship": "brother", "phone": "555-010-3000"}
+    ]
+    assert [(d["code"], d["primary"]) for d in record["diagnoses"]] == [("F33.1", True), ("F41.9", False)]
+    assert record["coverages"] == [
+        {"priority": "PRIMARY", "payerName": "Aetna", "memberId": "W1234", "groupNumber": "G77"}
+    ]
+    with tenant_session(database.engine, clinic.schema_name) as session:
+        actions = {(e.action, e.resource_type) for e in session.scalars(select(AuditEvent))}
+    assert {("create", "client"), ("read", "client"), ("read", "diagnosis"), ("read", "coverage")} <= actions
+
+
+def test_a_malformed_icd10cm_code_is_refused_by_field_and_nothing_is_stored(
+    graphql: GraphQLClient, database: Database, settings: Settings, make_clinic: Callable[..., Tenant]
+) -> None:
+    """An ICD-9 code names diagnoses[1].code; neither the client nor the good diagnosis is kept."""
+    clinic = make_clinic()
+    token = staff(database, settings, clinic, "clinician", "front_desk")
+    bad = {**FULL, "diagnoses": [FULL["diagnoses"][0], {"code": "296.32", "notedOn": "2026-10-01"}]}
+    result = graphql.data(REGISTER, {"input": bad}, token)["registerClient"]
+    assert result["__typename"] == "InvalidInput"
+    assert (result["field"], result["code"]) == ("diagnoses[1].code", "invalid_icd10cm")
+    with tenant_session(database.engine, clinic.schema_name) as session:
+        assert session.scalars(select(Client)).all() == []
+        assert session.scalars(select(ClientDiagnosis)).all() == []
+
+
+def test_front_desk_may_not_read_or_register_diagnoses(
+    graphql: GraphQLClient, database: Database, settings: Settings, make_clinic: Callable[..., Tenant]
+) -> None:
+    """Diagnoses are clinical: the front desk sees contacts and coverage but not diagnoses."""
+    clinic = make_clinic()
+    desk = staff(database, settings, clinic, "front_desk")
+    body = graphql.execute(REGISTER, {"input": FULL}, desk)
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    plain = {k: v for k, v in FULL.items() if k != "diagnoses"}
+    client_id = register(graphql, desk, plain)
+    body = graphql.execute(GET, {"id": client_id}, desk)
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    ok = graphql.data(
+        "query($id: ID!) { node(id: $id) { ... on Client { phone coverages { memberId } } } }",
+        {"id": client_id},
+        desk,
+    )
+    assert ok["node"]["coverages"] == [{"memberId": "W1234"}]
+
+
+def test_update_changes_only_the_fields_sent_and_null_clears_email(
+    graphql: GraphQLClient, database: Database, settings: Settings, make_clinic: Callable[..., Tenant]
+) -> None:
+    """Names stay, email is cleared, phone replaced; a bad phone or unknown client is a typed error."""
+    clinic = make_clinic()
+    token = staff(database, settings, clinic, "clinician", "front_desk")
+    client_id = register(graphql, token, FULL)
+    changed = graphql.data(
+        UPDATE, {"input": {"clientId": client_id, "email": None, "phone": "555 010 9999"}}, token
+    )
+    record = changed["updateClient"]["client"]
+    assert (record["firstName"], record["email"], record["phone"]) == ("Rae", None, "555 010 9999")
+    assert len(record["emergencyContacts"]) == 1
+    bad = graphql.data(UPDATE, {"input": {"clientId": client_id, "phone": "call me"}}, token)["updateClient"]
+    assert (bad["__typename"], bad["field"]) == ("InvalidInput", "phone")
+    missing = graphql.data(UPDATE, {"input": {"clientId": "00000000-0000-0000-0000-000000000000"}}, token)
+    assert (missing["updateClient"]["__typename"], missing["updateClient"]["field"]) == (
+        "NotFound",
+        "clientId",
+    )
+
+
+def test_diagnoses_are_added_demoting_the_old_primary_and_removed_keeping_history(
+    graphql: GraphQLClient, database: Database, settings: Settings, make_clinic: Callable[..., Tenant]
+) -> None:
+    """One current primary at a time; a duplicate code is refused; removal keeps the row dated."""
+    clinic = make_clinic()
+    token = staff(database, settings, clinic, "clinician", "front_desk")
+    client_id = register(graphql, token, FULL)
+    new = {"clientId": client_id, "diagnosis": {"code": "F43.10", "notedOn": "2026-11-02", "primary": True}}
+    record = graphql.data(ADD_DX, {"input": new}, token)["addDiagnosis"]["client"]
+    assert [(d["code"], d["primary"]) for d in record["diagnoses"]] == [
+        ("F43.10", True),
+        ("F33.1", False),
+        ("F41.9", False),
+    ]
+    dup = graphql.data(ADD_DX, {"input": new}, token)["addDiagnosis"]
+    assert (dup["__typename"], dup["field"], dup["code"]) == ("InvalidInput", "diagnosis.code", "duplicate")
+    ptsd = record["diagnoses"][0]["id"]
+    after = graphql.data(REMOVE_DX, {"input": {"diagnosisId": ptsd}}, token)["removeDiagnosis"]["client"]
+    assert [d["code"] for d in after["diagnoses"]] == ["F33.1", "F41.9"]
+    with tenant_session(database.engine, clinic.schema_name) as session:
+        assert (
+            session.scalars(select(ClientDiagnosis).where(ClientDiagnosis.code == "F43.10")).one().removed_on
+        )
+
+
+def test_set_coverage_replaces_the_same_priority(
+    graphql: GraphQLClient, database: Database, settings: Settings, make_clinic: Callable[..., Tenant]
+) -> None:
+    """A new primary coverage replaces the old one; a secondary is added beside it."""
+    clinic = make_clinic()
+    token = staff(database, settings, clinic, "clinician", "front_desk")
+    client_id = register(graphql, token, FULL)
+    biller = staff(database, settings, clinic, "biller")
+    for priority, payer in (("PRIMARY", "Cigna"), ("SECONDARY", "Medicaid")):
+        coverage = {"priority": priority, "payerName": payer, "memberId": "M9"}
+        graphql.data(SET_COVERAGE, {"input": {"clientId": client_id, "coverage": coverage}}, biller)
+    record = graphql.data(GET, {"id": client_id}, biller)["node"]
+    assert [(c["priority"], c["payerName"]) for c in record["coverages"]] == [
+        ("PRIMARY", "Cigna"),
+        ("SECONDARY", "Medicaid"),
+    ]
