@@ -23,13 +23,18 @@ from backend.graphql.auth import AuthMutations
 from backend.graphql.clients import ClientMutations, ClientNode, ClientQueries
 from backend.graphql.clinic import ClinicMutations, ClinicQueries
 from backend.graphql.errors import AccessError
+from backend.graphql.intake import IntakeMutations, IntakeQueries
 from backend.graphql.transactions import RequestTransaction
 from backend.graphql.viewer import ViewerQueries
+from backend.graphql.waitlist import WaitlistMutations, WaitlistQueries
+from backend.graphql.waitlist_types import WaitlistEntryNode
 
 log = logging.getLogger(__name__)
 
-Query = merge_types("Query", (ViewerQueries, ClinicQueries, ClientQueries))
-Mutation = merge_types("Mutation", (AuthMutations, ClinicMutations, ClientMutations))
+Query = merge_types("Query", (ViewerQueries, ClinicQueries, ClientQueries, WaitlistQueries, IntakeQueries))
+Mutation = merge_types(
+    "Mutation", (AuthMutations, ClinicMutations, ClientMutations, WaitlistMutations, IntakeMutations)
+)
 
 MAX_DEPTH = 10
 MAX_ALIASES = 20
@@ -68,7 +73,7 @@ def build_schema(production: bool, max_depth: int = MAX_DEPTH) -> strawberry.Sch
     schema = EnsembleSchema(
         query=Query,
         mutation=Mutation,
-        types=[ClientNode],
+        types=[ClientNode, WaitlistEntryNode],
         extensions=extensions,
     )
     check_every_root_field_guarded(schema)
