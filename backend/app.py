@@ -21,6 +21,7 @@ from backend.graphql.schema import build_schema
 from backend.identity.principal import resolve_principal
 from backend.identity.throttle import LoginThrottle
 from backend.identity.tokens import decode_access_token
+from backend.scheduling.calendar import calendar_route
 from backend.settings import Settings
 from backend.workers.broker import broker_url, make_broker
 from backend.workers.runner import start_worker
@@ -89,7 +90,12 @@ def create_app(
 
     graphql = EnsembleGraphQL(settings, db, login_throttle, outbox_broker)
     app = Starlette(
-        routes=[Route("/graphql", graphql, methods=["GET", "POST"]), Route("/healthz", healthz)],
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/healthz", healthz),
+            # Staff calendar feeds: the URL's secret token stands in for sign-in (calendar apps can't).
+            Route("/calendar/{clinic_slug}/{token}", calendar_route),
+        ],
         lifespan=lifespan,
     )
     app.state.settings = settings

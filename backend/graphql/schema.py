@@ -24,6 +24,9 @@ from backend.graphql.clients import ClientMutations, ClientNode, ClientQueries
 from backend.graphql.clinic import ClinicMutations, ClinicQueries
 from backend.graphql.errors import AccessError
 from backend.graphql.intake import IntakeMutations, IntakeQueries
+from backend.graphql.programs import ProgramMutations, ProgramNode, ProgramQueries
+from backend.graphql.scheduling import SchedulingMutations, SchedulingQueries
+from backend.graphql.staff import StaffMutations, StaffNode, StaffQueries
 from backend.graphql.transactions import RequestTransaction
 from backend.graphql.viewer import ViewerQueries
 from backend.graphql.waitlist import WaitlistMutations, WaitlistQueries
@@ -31,9 +34,31 @@ from backend.graphql.waitlist_types import WaitlistEntryNode
 
 log = logging.getLogger(__name__)
 
-Query = merge_types("Query", (ViewerQueries, ClinicQueries, ClientQueries, WaitlistQueries, IntakeQueries))
+Query = merge_types(
+    "Query",
+    (
+        ViewerQueries,
+        ClinicQueries,
+        ClientQueries,
+        StaffQueries,
+        ProgramQueries,
+        SchedulingQueries,
+        WaitlistQueries,
+        IntakeQueries,
+    ),
+)
 Mutation = merge_types(
-    "Mutation", (AuthMutations, ClinicMutations, ClientMutations, WaitlistMutations, IntakeMutations)
+    "Mutation",
+    (
+        AuthMutations,
+        ClinicMutations,
+        ClientMutations,
+        StaffMutations,
+        ProgramMutations,
+        SchedulingMutations,
+        WaitlistMutations,
+        IntakeMutations,
+    ),
 )
 
 MAX_DEPTH = 10
@@ -73,7 +98,7 @@ def build_schema(production: bool, max_depth: int = MAX_DEPTH) -> strawberry.Sch
     schema = EnsembleSchema(
         query=Query,
         mutation=Mutation,
-        types=[ClientNode, WaitlistEntryNode],
+        types=[ClientNode, ProgramNode, StaffNode, WaitlistEntryNode],
         extensions=extensions,
     )
     check_every_root_field_guarded(schema)

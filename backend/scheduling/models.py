@@ -99,6 +99,8 @@ class SessionFacilitator(TenantBase):
     role: Mapped[FacilitatorRole] = mapped_column(text_enum(FacilitatorRole, "facilitator_role"))
     # Set when this facilitator covers for the program's usual one.
     covering_for: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff.id"))
+    # Why the usual facilitator is covered ("sick leave"); no PHI.
+    coverage_reason: Mapped[str | None] = mapped_column(String(200))
 
 
 class Booking(TenantBase):

@@ -36,6 +36,8 @@ class StaffMember(TenantBase):
     max_groups_per_day: Mapped[int | None]
     max_groups_per_week: Mapped[int | None]
     active: Mapped[bool] = mapped_column(default=True)
+    # SHA-256 of the secret in this staff member's calendar feed URL (the secret is shown once).
+    calendar_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

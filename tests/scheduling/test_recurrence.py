@@ -21,7 +21,9 @@ NY = ZoneInfo("America/New_York")
 
 def test_weekly_group_stays_at_local_time_across_dst() -> None:
     """A weekly Tuesday 18:00 group is 18:00 in New York before and after the November DST change."""
-    found = expand("FREQ=WEEKLY;BYDAY=TU", datetime(2026, 10, 20, 18, 0), 90, NY, date(2026, 10, 1), date(2026, 11, 30))
+    found = expand(
+        "FREQ=WEEKLY;BYDAY=TU", datetime(2026, 10, 20, 18, 0), 90, NY, date(2026, 10, 1), date(2026, 11, 30)
+    )
     local_hours = {o.starts_at.astimezone(NY).hour for o in found}
     utc_hours = {o.starts_at.astimezone(UTC).hour for o in found}
     assert local_hours == {18}
@@ -43,7 +45,13 @@ def test_exceptions_skip_move_and_cancel_one_occurrence_each() -> None:
         date(2026, 11, 17): Override(date(2026, 11, 17), Action.CANCEL, reason="facilitator ill"),
     }
     found = expand(
-        "FREQ=WEEKLY;BYDAY=TU", datetime(2026, 10, 27, 18, 0), 60, NY, date(2026, 10, 27), date(2026, 11, 24), overrides
+        "FREQ=WEEKLY;BYDAY=TU",
+        datetime(2026, 10, 27, 18, 0),
+        60,
+        NY,
+        date(2026, 10, 27),
+        date(2026, 11, 24),
+        overrides,
     )
     assert len(found) == 4
     assert found[1].starts_at == moved and found[1].moved_from is not None

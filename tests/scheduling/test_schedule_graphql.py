@@ -1,0 +1,256 @@
+"""Schedules, single-session changes, coverage, series edits and concurrent double booking over GraphQL."""
+
+from __future__ import annotations
+
+import threading
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, select
+
+from backend.clients.models import Client
+from backend.scheduling.models import Booking
+from backend.tenants.routing import tenant_session
+from tests.scheduling.helpers import create_program, room, staff
+from tests.support import make_account
+
+INDIVIDUAL = """
+mutation($input: IndividualSessionInput!) {
+  scheduleIndividualSession(input: $input) {
+    __typename ... on Session { id kind attendeeCount } ... on UserError { field code }
+    ... on DoubleBooked { resourceKind }
+  }
+}"""
+MY_SCHEDULE = """
+query($from: Date!, $to: Date!) {
+  mySchedule(fromDate: $from, toDate: $to) {
+    id kind programName startsAt status roomName telehealth attendeeCount facilitators { displayName role }
+  }
+}"""
+SESSION_FIELDS = """
+  __typename
+  ... on Session { id startsAt status statusReason rescheduledFrom facilitators { staffId role coveringFor } }
+  ... on UserError { field code }
+  ... on DoubleBooked { resourceKind }
+"""
+
+
+def session_mutation(name: str, input_type: str) -> str:
+    return f"mutation($input: {input_type}!) {{ {name}(input: $input) {{ {SESSION_FIELDS} }} }}"
+
+
+RESCHEDULE = session_mutation("rescheduleSession", "RescheduleSessionInput")
+CANCEL = session_mutation("cancelSession", "CancelSessionInput")
+COVER = session_mutation("coverSession", "CoverSessionInput")
+EXCEPTION = session_mutation("addSeriesException", "SeriesExceptionInput")
+UPDATE_SERIES = """
+mutation($input: UpdateSeriesInput!) {
+  updateSeries(input: $input) {
+    __typename ... on UpdateSeriesSuccess { sessionsRemoved sessionsCreated } ... on UserError { field code }
+  }
+}"""
+PROGRAM_SESSIONS = """
+query($id: ID!) { node(id: $id) { ... on Program {
+  sessions(fromDate: "2030-01-01", toDate: "2030-12-31") { id startsAt status } } } }"""
+
+
+def client(database: Any, clinic: Any, name: str) -> str:
+    with tenant_session(database.engine, clinic.schema_name) as session:
+        member = Client(first_name=name, last_name="Member", date_of_birth=date(1990, 1, 1))
+        session.add(member)
+        session.flush()
+        return str(member.id)
+
+
+def run_together(calls: list[Any]) -> list[Any]:
+    """Start the calls at the same moment on separate threads (separate connections and transactions)."""
+    barrier = threading.Barrier(len(calls))
+    results: list[Any] = [None] * len(calls)
+
+    def run(i: int) -> None:
+        barrier.wait()
+        results[i] = calls[i]()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def test_concurrent_bookings_of_one_clinician_leave_exactly_one(
+    graphql, database, settings, make_clinic
+) -> None:
+    """Two simultaneous appointments for the same clinician and time: one wins, the other is DoubleBooked."""
+    clinic = make_clinic()
+    admin = make_account(database, settings, clinic, ["tenant_admin"])
+    clinician = staff(graphql, admin.token, "Dr Solo", credentials=())
+    clients = [client(database, clinic, name) for name in ("Ana", "Ben")]
+    for attempt in range(3):
+        starts = f"2030-02-0{attempt + 1}T15:00:00-05:00"
+        calls = [
+            lambda c=c, starts=starts: graphql.data(
+                INDIVIDUAL,
+                {
+                    "input": {
+                        "clientId": c,
+                        "staffId": clinician,
+                        "startsAt": starts,
+                        "minutes": 50,
+                        "telehealth": True,
+                    }
+                },
+                admin.token,
+            )["scheduleIndividualSession"]
+            for c in clients
+        ]
+        outcomes = sorted(r["__typename"] for r in run_together(calls))
+        assert outcomes == ["DoubleBooked", "Session"]
+    with tenant_session(database.engine, clinic.schema_name) as session:
+        assert session.scalar(select(func.count()).select_from(Booking)) == 3
+
+
+def test_concurrent_programs_in_one_room_leave_exactly_one(graphql, database, settings, make_clinic) -> None:
+    """Two programs created at once for the same room and hour: one is created, the other names the room."""
+    clinic = make_clinic()
+    admin = make_account(database, settings, clinic, ["tenant_admin"])
+    room_id = room(graphql, admin.token, "Group Room")
+    leads = [staff(graphql, admin.token, name) for name in ("A", "B")]
+    results = run_together(
+        [lambda lead=lead: create_program(graphql, admin.token, lead=lead, room_id=room_id) for lead in leads]
+    )
+    kinds = sorted(r["__typename"] for r in results)
+    assert kinds == ["CreateProgramSuccess", "DoubleBooked"]
+    assert next(r for r in results if r["__typename"] == "DoubleBooked")["field"] == "roomId"
+
+
+def test_my_schedule_lists_groups_and_appointments_without_names(
+    graphql, database, settings, make_clinic
+) -> None:
+    """A clinician's schedule spans their groups and individual sessions, with counts and no member names."""
+    clinic = make_clinic()
+    admin = make_account(database, settings, clinic, ["tenant_admin"])
+    me = make_account(database, settings, clinic, ["clinician"])
+    mine = staff(graphql, admin.token, "Dr Me", userId=str(me.user_id))
+    other = staff(graphql, admin.token, "Dr Other")
+    room_id = room(graphql, admin.token, "Room 1")
+    assert (
+        create_program(graphql, admin.token, lead=mine, room_id=room_id)["__typename"]
+        == "CreateProgramSuccess"
+    )
+    assert create_program(
+        graphql, admin.token, lead=other, cofacilitatorId=mine, room_id=None, telehealth=True, name="Process",
+        rrule="FREQ=WEEKLY;BYDAY=WE", firstStart="2030-01-02T10:00:00",
+    )["__typename"] == "CreateProgramSuccess"  # fmt: skip
+    member = client(database, clinic, "Zelda")
+    graphql.data(
+        INDIVIDUAL,
+        {"input": {"clientId": member, "staffId": mine, "startsAt": "2030-01-03T15:00:00", "minutes": 50,
+                   "telehealth": True}},
+        admin.token,
+    )  # fmt: skip
+    entries = graphql.data(MY_SCHEDULE, {"from": "2030-01-01", "to": "2030-01-07"}, me.token)["mySchedule"]
+    assert [(e["kind"], e["programName"]) for e in entries] == [
+        ("group", "DBT Skills"),
+        ("group", "Process"),
+        ("individual", None),
+    ]
+    assert entries[1]["facilitators"] == [
+        {"displayName": "Dr Other", "role": "lead"},
+        {"displayName": "Dr Me", "role": "co"},
+    ]
+    assert entries[2]["attendeeCount"] == 1 and entries[0]["roomName"] == "Room 1"
+    body = graphql.execute(
+        'query($s: ID!) { staffSchedule(staffId: $s, fromDate: "2030-01-01", toDate: "2030-01-07") { id } }',
+        {"s": other},
+        me.token,
+    )
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+def test_reschedule_cancel_and_cover_one_session(graphql, database, settings, make_clinic) -> None:
+    """Rescheduling onto a booked slot is DoubleBooked; cancelling frees it; a trained substitute covers."""
+    clinic = make_clinic()
+    admin = make_account(database, settings, clinic, ["tenant_admin"])
+    desk = make_account(database, settings, clinic, ["front_desk"])
+    room_id = room(graphql, admin.token, "Room")
+    lead, sub, untrained = (staff(graphql, admin.token, n, credentials=c) for n, c in
+                            (("Lead", ("DBT",)), ("Sub", ("DBT",)), ("Untrained", ())))  # fmt: skip
+    program = create_program(graphql, admin.token, lead=lead, room_id=room_id, substituteId=sub)["program"]
+    sessions = graphql.data(PROGRAM_SESSIONS, {"id": program["id"]}, admin.token)["node"]["sessions"]
+    first, second = sessions[0]["id"], sessions[1]["id"]
+
+    move = {"input": {"sessionId": first, "startsAt": sessions[1]["startsAt"], "reason": "snow"}}
+    clash = graphql.data(RESCHEDULE, move, desk.token)["rescheduleSession"]
+    assert (clash["__typename"], clash["field"]) == ("DoubleBooked", "startsAt")
+    cancelled = graphql.data(CANCEL, {"input": {"sessionId": second, "reason": "holiday"}}, desk.token)
+    assert cancelled["cancelSession"]["status"] == "cancelled"
+    moved = graphql.data(RESCHEDULE, move, desk.token)["rescheduleSession"]
+    assert moved["__typename"] == "Session" and moved["rescheduledFrom"] == sessions[0]["startsAt"]
+
+    refused = graphql.data(COVER, {"input": {"sessionId": first, "substituteStaffId": untrained,
+                                            "reason": "lead ill"}}, desk.token)["coverSession"]  # fmt: skip
+    assert (refused["__typename"], refused["field"], refused["code"]) == (
+        "InvalidInput", "substituteStaffId", "missing_credential"
+    )  # fmt: skip
+    covered = graphql.data(COVER, {"input": {"sessionId": first, "reason": "lead ill"}}, desk.token)[
+        "coverSession"
+    ]
+    assert covered["facilitators"] == [{"staffId": sub, "role": "lead", "coveringFor": lead}]
+    clinician = make_account(database, settings, clinic, ["clinician"])
+    body = graphql.execute(CANCEL, {"input": {"sessionId": first, "reason": "x"}}, clinician.token)
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+def test_series_exception_and_edit_change_only_future_sessions(
+    graphql, database, settings, make_clinic
+) -> None:
+    """Skipping a holiday removes that session; moving the series to Thursdays from March regenerates."""
+    clinic = make_clinic()
+    admin = make_account(database, settings, clinic, ["tenant_admin"])
+    lead = staff(graphql, admin.token, "Lead")
+    program = create_program(graphql, admin.token, lead=lead, room_id=None, telehealth=True)["program"]
+    skipped = graphql.data(
+        EXCEPTION,
+        {"input": {"programId": program["id"], "date": "2030-01-15", "action": "SKIP", "reason": "holiday"}},
+        admin.token,
+    )["addSeriesException"]
+    assert skipped["__typename"] == "Session"
+    edited = graphql.data(
+        UPDATE_SERIES,
+        {"input": {"programId": program["id"], "fromDate": "2030-03-01", "rrule": "FREQ=WEEKLY;BYDAY=TH"}},
+        admin.token,
+    )["updateSeries"]
+    # Tuesdays 5-26 March go; Thursdays 7-28 March come.
+    assert edited == {"__typename": "UpdateSeriesSuccess", "sessionsRemoved": 4, "sessionsCreated": 4}
+    sessions = graphql.data(PROGRAM_SESSIONS, {"id": program["id"]}, admin.token)["node"]["sessions"]
+    days = [s["startsAt"][:10] for s in sessions]
+    assert "2030-01-15" not in days and "2030-01-08" in days and "2030-02-26" in days
+    assert days[-5:] == ["2030-02-26", "2030-03-07", "2030-03-14", "2030-03-21", "2030-03-28"]
+    change = {"programId": program["id"], "fromDate": "2030-03-01", "rrule": "FREQ=OFTEN"}
+    bad = graphql.data(UPDATE_SERIES, {"input": change}, admin.token)["updateSeries"]
+    assert (bad["field"], bad["code"]) == ("rrule", "invalid_rrule")
+
+
+def test_calendar_feed_serves_ics_by_clinic_and_secret(graphql, database, settings, make_clinic) -> None:
+    """The issued URL returns text/calendar with program names; a wrong token or clinic is a 404."""
+    clinic = make_clinic()
+    admin = make_account(database, settings, clinic, ["tenant_admin"])
+    me = make_account(database, settings, clinic, ["clinician"])
+    mine = staff(graphql, admin.token, "Dr Me", userId=str(me.user_id))
+    from datetime import timedelta
+
+    soon = date.today() + timedelta(days=7)
+    create_program(graphql, admin.token, lead=mine, room_id=None, telehealth=True, startsOn=soon.isoformat(),
+                   endsOn=(soon + timedelta(days=30)).isoformat(), rrule="FREQ=WEEKLY",
+                   firstStart=f"{soon.isoformat()}T18:00:00")  # fmt: skip
+    url = graphql.data("mutation { issueCalendarFeed { ... on CalendarFeed { url } } }", None, me.token)[
+        "issueCalendarFeed"
+    ]["url"]
+    assert url.startswith(f"/calendar/{clinic.slug}/") and url.endswith(".ics")
+    response = graphql.http.get(url)
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/calendar")
+    assert response.text.count("BEGIN:VEVENT") == 5 and "SUMMARY:DBT Skills" in response.text
+    assert graphql.http.get(url.replace(clinic.slug, "no-such-clinic")).status_code == 404
+    assert graphql.http.get(f"/calendar/{clinic.slug}/wrong-token.ics").status_code == 404
