@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from backend.authorization.roles import Role
 from backend.identity.accounts import create_user, grant_membership
 from backend.identity.models import User
+from backend.scheduling.demo import load_demo_schedule
 from backend.tenants.models import Tenant
 from backend.tenants.provisioning import provision_tenant
 
@@ -29,4 +30,11 @@ def load_demo(engine: Engine) -> tuple[str, list[str]]:
             if session.scalar(select(User).where(User.email == email)) is None:
                 user = create_user(session, email, role.value.replace("_", " ").title(), DEMO_PASSWORD)
                 grant_membership(session, user, tenant, [role.value])
+        staff_users = {
+            role: staff_user.id
+            for role in ("clinician", "supervisor", "trainee")
+            if (staff_user := session.scalar(select(User).where(User.email == f"{role}@demo.ensemble.test")))
+        }
+    # Staff records, a room and a weekly DBT group, so the quick start shows a schedule.
+    load_demo_schedule(engine, tenant.schema_name, staff_users)
     return DEMO_SLUG, emails
