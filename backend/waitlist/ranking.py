@@ -36,6 +36,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from backend.waitlist.rules import AvailabilityWindow, Urgency
@@ -64,8 +65,9 @@ class SessionSlot:
     end: time
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):
+    """One WAITING entry as the ranking sees it (a tuple: 5,000 are built per ranking)."""
+
     entry_id: uuid.UUID
     client_id: uuid.UUID
     added_on: date
@@ -101,18 +103,38 @@ class ScoreComponent:
     reason: str
 
 
-@dataclass(frozen=True)
 class RankedCandidate:
-    candidate: Candidate
-    score: float
-    explanation: tuple[ScoreComponent, ...]
-    #: 1 for the best eligible candidate; None when ineligible.
-    rank: int | None
-    blocked_by: tuple[str, ...] = ()
+    """A scored candidate; the explanation is built on first access from the same point functions."""
+
+    __slots__ = ("_explanation", "_program", "_today", "blocked_by", "candidate", "rank", "score")
+
+    def __init__(
+        self,
+        candidate: Candidate,
+        score: float,
+        rank: int | None,
+        blocked_by: tuple[str, ...],
+        program: ProgramContext,
+        today: date,
+    ) -> None:
+        self.candidate = candidate
+        self.score = score
+        #: 1 for the best eligible candidate; None when ineligible.
+        self.rank = rank
+        self.blocked_by = blocked_by
+        self._program = program
+        self._today = today
+        self._explanation: tuple[ScoreComponent, ...] | None = None
 
     @property
     def eligible(self) -> bool:
         return not self.blocked_by
+
+    @property
+    def explanation(self) -> tuple[ScoreComponent, ...]:
+        if self._explanation is None:
+            self._explanation = explain(self.candidate, self._program, self._today)
+        return self._explanation
 
 
 def session_slots(spans: Iterable[tuple[datetime, datetime]], timezone: str) -> tuple[SessionSlot, ...]:
@@ -130,59 +152,130 @@ def session_slots(spans: Iterable[tuple[datetime, datetime]], timezone: str) -> 
 
 
 def rank(candidates: Sequence[Candidate], program: ProgramContext, today: date) -> list[RankedCandidate]:
-    """Every candidate scored and explained: eligible ones ranked first, then the ineligible ones."""
+    """Every candidate scored: eligible ones ranked first, then the ineligible ones with the reason.
+
+    A score is the sum of the components `explain` itemizes, each rounded to 2 decimals, computed
+    by the same functions (the explanation is built only for the candidates someone looks at).
+    """
+    today_ordinal = today.toordinal()
+    shared = round(_newcomer_points(program), 2)
+    acuity = {False: ACUITY_MIX_POINTS, True: round(_acuity_points(program), 2)}
+    separated = _separated_clients(program)
+    cap_reached = (
+        program.max_high_acuity is not None and program.high_acuity_members >= program.max_high_acuity
+    )
+    prefixes = program.fit_prefixes
+    slots = program.session_slots
+    # Candidates share diagnoses, windows and dates: memoize each component's points by its input.
+    fit: dict[tuple[str, ...], float] = {}
+    available: dict[tuple[AvailabilityWindow, ...], float] = {}
+    waited: dict[date, float] = {}
     scored = []
-    for candidate in candidates:
-        explanation = (
-            _fit(candidate, program),
-            _availability(candidate, program),
-            _urgency(candidate),
-            _waiting(candidate, today),
-            _newcomers(program),
-            _acuity_mix(candidate, program),
-        )
-        score = round(sum(c.points for c in explanation), 2)
-        scored.append((candidate, score, explanation, _blocked_by(candidate, program)))
-    scored.sort(key=lambda s: (bool(s[3]), -s[1], s[0].added_on, str(s[0].entry_id)))
+    for c in candidates:
+        f = fit.get(c.diagnoses)
+        if f is None:
+            f = fit[c.diagnoses] = _fit_points(c.diagnoses, prefixes)
+        a = available.get(c.availability)
+        if a is None:
+            a = available[c.availability] = round(_availability_points(c.availability, slots)[0], 2)
+        w = waited.get(c.added_on)
+        if w is None:
+            w = waited[c.added_on] = round(_waiting_points(today_ordinal - c.added_on.toordinal()), 2)
+        score = round(f + a + URGENCY_POINTS[c.urgency] + w + shared + acuity[c.high_acuity], 2)
+        blocked: tuple[str, ...] = ()
+        if c.contraindications or (cap_reached and c.high_acuity) or (separated and c.client_id in separated):
+            blocked = _blocked_by(c, program)
+        scored.append((bool(blocked), -score, c.added_on, c.entry_id, c, score, blocked))
+    scored.sort(key=lambda s: s[:4])
     ranked = []
     position = 0
-    for candidate, score, explanation, blocked in scored:
-        if not blocked:
+    for is_blocked, _, _, _, c, score, blocked in scored:
+        if not is_blocked:
             position += 1
-        ranked.append(RankedCandidate(candidate, score, explanation, None if blocked else position, blocked))
+        ranked.append(RankedCandidate(c, score, None if is_blocked else position, blocked, program, today))
     return ranked
 
 
+def explain(candidate: Candidate, program: ProgramContext, today: date) -> tuple[ScoreComponent, ...]:
+    """The candidate's score itemized: each component's points, maximum and reason."""
+    return (
+        _fit(candidate, program),
+        _availability(candidate, program),
+        _urgency(candidate),
+        _waiting(candidate, today),
+        _newcomers(program),
+        _acuity_mix(candidate, program),
+    )
+
+
+# -- points (the scoring path) and components (the explanation) share these -------------------
+
+
+def _fit_points(diagnoses: tuple[str, ...], prefixes: tuple[str, ...]) -> float:
+    if not prefixes:
+        return FIT_POINTS
+    if not diagnoses:
+        return FIT_NO_DIAGNOSIS_POINTS
+    return FIT_POINTS if any(d.startswith(prefixes) for d in diagnoses) else 0
+
+
+def _availability_points(
+    windows: tuple[AvailabilityWindow, ...], slots: tuple[SessionSlot, ...]
+) -> tuple[float, int]:
+    """(points, session times covered)."""
+    if not slots or not windows:
+        return AVAILABILITY_UNKNOWN_POINTS, 0
+    covered = 0
+    for slot in slots:
+        for w in windows:
+            if w.weekday == slot.weekday and w.start <= slot.start and slot.end <= w.end:
+                covered += 1
+                break
+    return AVAILABILITY_POINTS * covered / len(slots), covered
+
+
+def _waiting_points(days: int) -> float:
+    return WAITING_POINTS * min(max(days, 0), WAITING_FULL_DAYS) / WAITING_FULL_DAYS
+
+
+def _newcomer_points(program: ProgramContext) -> float:
+    cap = program.max_new_members_per_session or DEFAULT_MAX_NEW_MEMBERS
+    return NEWCOMER_POINTS * max(1 - program.new_members / cap, 0)
+
+
+def _acuity_points(program: ProgramContext) -> float:
+    """Points of a high-acuity candidate (others get the full ACUITY_MIX_POINTS)."""
+    cap = program.max_high_acuity if program.max_high_acuity is not None else DEFAULT_HIGH_ACUITY_SHARE
+    return ACUITY_MIX_POINTS * max(1 - program.high_acuity_members / cap, 0) if cap else 0
+
+
+def _separated_clients(program: ProgramContext) -> frozenset[uuid.UUID]:
+    return frozenset(client for client, others in program.separations.items() if others & program.member_ids)
+
+
 def _fit(candidate: Candidate, program: ProgramContext) -> ScoreComponent:
+    points = _fit_points(candidate.diagnoses, program.fit_prefixes)
     if not program.fit_prefixes:
-        return ScoreComponent("fit", FIT_POINTS, FIT_POINTS, "program lists no diagnosis criteria")
-    if not candidate.diagnoses:
-        return ScoreComponent("fit", FIT_NO_DIAGNOSIS_POINTS, FIT_POINTS, "no diagnosis recorded")
-    matches = [d for d in candidate.diagnoses if any(d.startswith(p) for p in program.fit_prefixes)]
-    if matches:
-        return ScoreComponent("fit", FIT_POINTS, FIT_POINTS, f"diagnosis {matches[0]} fits the program")
-    return ScoreComponent("fit", 0, FIT_POINTS, "no diagnosis fits the program's criteria")
+        reason = "program lists no diagnosis criteria"
+    elif not candidate.diagnoses:
+        reason = "no diagnosis recorded"
+    elif points:
+        match = next(d for d in candidate.diagnoses if d.startswith(program.fit_prefixes))
+        reason = f"diagnosis {match} fits the program"
+    else:
+        reason = "no diagnosis fits the program's criteria"
+    return ScoreComponent("fit", points, FIT_POINTS, reason)
 
 
 def _availability(candidate: Candidate, program: ProgramContext) -> ScoreComponent:
+    points, covered = _availability_points(candidate.availability, program.session_slots)
     if not program.session_slots:
-        return ScoreComponent(
-            "availability", AVAILABILITY_UNKNOWN_POINTS, AVAILABILITY_POINTS, "no sessions scheduled yet"
-        )
-    if not candidate.availability:
-        return ScoreComponent(
-            "availability", AVAILABILITY_UNKNOWN_POINTS, AVAILABILITY_POINTS, "no availability recorded"
-        )
-    covered = sum(
-        1
-        for slot in program.session_slots
-        if any(w.covers(slot.weekday, slot.start, slot.end) for w in candidate.availability)
-    )
-    total = len(program.session_slots)
-    points = round(AVAILABILITY_POINTS * covered / total, 2)
-    return ScoreComponent(
-        "availability", points, AVAILABILITY_POINTS, f"available for {covered} of {total} session times"
-    )
+        reason = "no sessions scheduled yet"
+    elif not candidate.availability:
+        reason = "no availability recorded"
+    else:
+        reason = f"available for {covered} of {len(program.session_slots)} session times"
+    return ScoreComponent("availability", round(points, 2), AVAILABILITY_POINTS, reason)
 
 
 def _urgency(candidate: Candidate) -> ScoreComponent:
@@ -193,38 +286,33 @@ def _urgency(candidate: Candidate) -> ScoreComponent:
 
 
 def _waiting(candidate: Candidate, today: date) -> ScoreComponent:
-    days = max((today - candidate.added_on).days, 0)
-    points = round(WAITING_POINTS * min(days, WAITING_FULL_DAYS) / WAITING_FULL_DAYS, 2)
-    return ScoreComponent("waiting", points, WAITING_POINTS, f"waiting {days} days")
+    days = (today - candidate.added_on).days
+    points = round(_waiting_points(days), 2)
+    return ScoreComponent("waiting", points, WAITING_POINTS, f"waiting {max(days, 0)} days")
 
 
 def _newcomers(program: ProgramContext) -> ScoreComponent:
     cap = program.max_new_members_per_session or DEFAULT_MAX_NEW_MEMBERS
     joining = program.new_members
-    points = round(NEWCOMER_POINTS * max(1 - joining / cap, 0), 2)
     reason = f"{joining} new members already joining (at most {cap} at a time)"
     if joining >= cap:
         reason = f"{joining} new members already joining: newcomer cap {cap} reached"
-    return ScoreComponent("newcomers", points, NEWCOMER_POINTS, reason)
+    return ScoreComponent("newcomers", round(_newcomer_points(program), 2), NEWCOMER_POINTS, reason)
 
 
 def _acuity_mix(candidate: Candidate, program: ProgramContext) -> ScoreComponent:
     if not candidate.high_acuity:
         return ScoreComponent("acuity_mix", ACUITY_MIX_POINTS, ACUITY_MIX_POINTS, "not high-acuity")
     cap = program.max_high_acuity if program.max_high_acuity is not None else DEFAULT_HIGH_ACUITY_SHARE
-    present = program.high_acuity_members
-    points = round(ACUITY_MIX_POINTS * max(1 - present / cap, 0), 2) if cap else 0
-    return ScoreComponent(
-        "acuity_mix", points, ACUITY_MIX_POINTS, f"high-acuity; {present} high-acuity members (cap {cap})"
-    )
+    reason = f"high-acuity; {program.high_acuity_members} high-acuity members (cap {cap})"
+    return ScoreComponent("acuity_mix", round(_acuity_points(program), 2), ACUITY_MIX_POINTS, reason)
 
 
 def _blocked_by(candidate: Candidate, program: ProgramContext) -> tuple[str, ...]:
     reasons = []
     if candidate.contraindications:
         reasons.append("contraindication: " + ", ".join(candidate.contraindications))
-    separated = program.separations.get(candidate.client_id, frozenset()) & program.member_ids
-    if separated:
+    if program.separations.get(candidate.client_id, frozenset()) & program.member_ids:
         reasons.append("separation from a current member")
     if (
         candidate.high_acuity

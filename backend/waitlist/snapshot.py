@@ -12,9 +12,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from backend.enrollment.models import Enrollment, EnrollmentStatus
@@ -127,29 +128,48 @@ def load_ranking(session: Session, program: Program, now: datetime) -> Ranking:
     )
 
 
+def candidate_rows(program_id: uuid.UUID) -> Select[*tuple[Any, ...]]:
+    """The columns the ranking reads, of the program's WAITING entries."""
+    return select(
+        WaitlistEntry.id,
+        WaitlistEntry.client_id,
+        WaitlistEntry.added_on,
+        WaitlistEntry.urgency,
+        WaitlistEntry.diagnoses,
+        WaitlistEntry.availability,
+        WaitlistEntry.contraindications,
+        WaitlistEntry.high_acuity,
+    ).where(WaitlistEntry.program_id == program_id, WaitlistEntry.status == WaitlistStatus.WAITING)
+
+
 def load_candidates(session: Session, program_id: uuid.UUID) -> list[Candidate]:
-    rows = session.execute(
-        select(
-            WaitlistEntry.id,
-            WaitlistEntry.client_id,
-            WaitlistEntry.added_on,
-            WaitlistEntry.urgency,
-            WaitlistEntry.diagnoses,
-            WaitlistEntry.availability,
-            WaitlistEntry.contraindications,
-            WaitlistEntry.high_acuity,
-        ).where(WaitlistEntry.program_id == program_id, WaitlistEntry.status == WaitlistStatus.WAITING)
-    ).all()
+    # Core, not ORM, execution: rows need no identity map (a third of the load time at 5,000).
+    rows = session.connection().execute(candidate_rows(program_id)).all()
+    windows: dict[tuple[object, ...], AvailabilityWindow] = {}
+
+    def parsed(stored: list[dict[str, object]] | None) -> tuple[AvailabilityWindow, ...]:
+        # Availability patterns repeat across thousands of entries: parse each distinct window once.
+        if not stored:
+            return ()
+        out = []
+        for w in stored:
+            key = (w["weekday"], w["start"], w["end"])
+            window = windows.get(key)
+            if window is None:
+                window = windows[key] = AvailabilityWindow.from_json(w)
+            out.append(window)
+        return tuple(out)
+
     return [
         Candidate(
-            entry_id=row.id,
-            client_id=row.client_id,
-            added_on=row.added_on,
-            urgency=Urgency(row.urgency),
-            diagnoses=tuple(row.diagnoses or ()),
-            availability=tuple(AvailabilityWindow.from_json(w) for w in row.availability or ()),
-            contraindications=tuple(row.contraindications or ()),
-            high_acuity=row.high_acuity,
+            row[0],
+            row[1],
+            row[2],
+            Urgency(row[3]),
+            tuple(row[4]) if row[4] else (),
+            parsed(row[5]),
+            tuple(row[6]) if row[6] else (),
+            row[7],
         )
         for row in rows
     ]
