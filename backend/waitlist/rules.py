@@ -9,12 +9,12 @@ another input.
 from __future__ import annotations
 
 import enum
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time
 from types import MappingProxyType
 
+from backend.clients.rules import is_icd10cm_format
 from backend.errors import FieldProblem
 
 
@@ -32,20 +32,12 @@ class Urgency(enum.StrEnum):
     URGENT = "urgent"
 
 
-#: ICD-10-CM code shape: a letter (U is reserved by WHO), two characters, then an optional
-#: dot and 1-4 characters (e.g. F33.1, F43.10, S72.001A). Shape only, not the code set.
-ICD10CM_FORMAT = re.compile(r"^[A-TV-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$")
 MAX_DIAGNOSES = 12
 MAX_WINDOWS = 21
 MAX_CONTRAINDICATION_LENGTH = 40
 MAX_REFERRER_NAME = 200
 MAX_REFERRER_CONTACT = 320
 EMPTY_SCREENING: Mapping[str, object] = MappingProxyType({})
-
-
-def is_icd10cm_format(code: str) -> bool:
-    """True when `code` has the shape of an ICD-10-CM code (with its dot)."""
-    return bool(ICD10CM_FORMAT.match(code))
 
 
 @dataclass(frozen=True)
@@ -101,7 +93,8 @@ def validate_details(details: WaitlistDetails, prefix: str = "waitlist") -> list
             FieldProblem(name("diagnoses"), "too_many", f"must list at most {MAX_DIAGNOSES} codes")
         )
     for code in details.diagnoses:
-        if not is_icd10cm_format(code.strip().upper()):
+        # One definition of the code shape, shared with the client record's diagnoses.
+        if not is_icd10cm_format(code):
             problems.append(
                 FieldProblem(name("diagnoses"), "invalid_icd10cm", "must be ICD-10-CM codes such as F33.1")
             )

@@ -35,7 +35,7 @@ def test_window_ending_before_it_starts_is_rejected() -> None:
 
 def test_malformed_diagnosis_code_names_the_diagnoses_field() -> None:
     """'depression' and 'F3' are not ICD-10-CM codes; the prefix follows the caller's input."""
-    for code in ("depression", "F3", "F33.12345", "U07.1"):
+    for code in ("depression", "F3", "F33.12345", "33.1"):
         [problem] = validate_details(WaitlistDetails(diagnoses=(code,)), prefix="details")
         assert (problem.field, problem.code) == ("details.diagnoses", "invalid_icd10cm")
 
