@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import date
 from typing import Annotated, Any
 
 import strawberry
+from sqlalchemy import select
 from strawberry import relay
 
-from backend.errors import FieldProblem
-from backend.graphql.access import allow
+from backend.errors import FieldProblem, InputRejected
+from backend.graphql.access import allow, ensure_allowed
 from backend.graphql.context import Context
 from backend.graphql.errors import InvalidInput, NotFound
 from backend.graphql.transactions import Atomic
@@ -53,6 +55,21 @@ class StaffNode(relay.Node):
             max_groups_per_week=staff.max_groups_per_week,
             credentials=[CredentialType(credential=k, expires_on=v) for k, v in sorted((held or {}).items())],
         )
+
+    @classmethod
+    async def resolve_nodes(  # type: ignore[override]
+        cls, *, info: strawberry.Info, node_ids: Iterable[str], required: bool = False
+    ) -> list[StaffNode | None]:
+        ensure_allowed(info, "staff", "read")
+        ids: list[uuid.UUID | None] = []
+        for value in node_ids:
+            try:
+                ids.append(uuid.UUID(value))
+            except ValueError:
+                ids.append(None)
+        found = await staff_by_ids(info.context.session, [i for i in ids if i is not None])
+        held = await credentials_of(info.context.session, list(found))
+        return [StaffNode.of(found[i], held.get(i)) if i in found else None for i in ids]
 
 
 @strawberry.type(name="Room")
@@ -110,8 +127,6 @@ def parse_id(value: str | None, field: str) -> uuid.UUID | None:
     try:
         return uuid.UUID(relay.GlobalID.from_id(value).node_id)
     except (ValueError, TypeError) as exc:
-        from backend.errors import InputRejected
-
         raise InputRejected([FieldProblem(field, "invalid_id", "is not an id")]) from exc
 
 
@@ -127,8 +142,6 @@ def _cap_problems(day: int | None, week: int | None) -> list[FieldProblem]:
 class StaffQueries:
     @strawberry.field(permission_classes=[allow("staff", "read")])
     async def staff_members(self, info: strawberry.Info[Context, Any]) -> list[StaffNode]:
-        from sqlalchemy import select
-
         session = info.context.session
         staff = list(await session.scalars(select(StaffMember).order_by(StaffMember.display_name)))
         held = await credentials_of(session, [s.id for s in staff])
@@ -173,8 +186,6 @@ class StaffMutations:
 
     @strawberry.mutation(permission_classes=[allow("staff", "manage")], extensions=[Atomic()])
     async def create_room(self, info: strawberry.Info[Context, Any], input: CreateRoomInput) -> RoomResult:
-        from sqlalchemy import select
-
         session = info.context.session
         name = input.name.strip()
         if not name:

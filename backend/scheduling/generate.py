@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.enrollment.roster import fill_roster
 from backend.programs.models import Program
 from backend.programs.store import from_wall_clock, overrides_of
-from backend.scheduling.models import FacilitatorRole, SessionKind, SessionSeries
-from backend.scheduling.recurrence import expand, horizon, zone
+from backend.scheduling.models import FacilitatorRole, GroupSession, SessionKind, SessionSeries
+from backend.scheduling.recurrence import Action, Override, expand, horizon, local_to_utc, zone
 from backend.scheduling.store import Assignment, Plan, Resource, check_facilitators, materialize
 from backend.staff.models import Room
 from backend.staff.store import staff_by_ids
@@ -43,6 +45,23 @@ async def program_resources(
     return resources
 
 
+async def taken_days(
+    session: AsyncSession, program_id: uuid.UUID, from_day: date, until_day: date, tz: ZoneInfo
+) -> set[date]:
+    low = local_to_utc(datetime.combine(from_day, time.min), tz) - timedelta(days=7)
+    high = local_to_utc(datetime.combine(until_day, time.max), tz) + timedelta(days=7)
+    rows = await session.execute(
+        select(GroupSession.starts_at, GroupSession.rescheduled_from).where(
+            GroupSession.program_id == program_id,
+            or_(
+                GroupSession.starts_at.between(low, high),
+                GroupSession.rescheduled_from.between(low, high),
+            ),
+        )
+    )
+    return {(moved_from or starts).astimezone(tz).date() for starts, moved_from in rows}
+
+
 async def generate(
     session: AsyncSession,
     program: Program,
@@ -57,6 +76,10 @@ async def generate(
     if series.effective_until is not None:
         last = min(last, series.effective_until)
     overrides = await overrides_of(session, series.id)
+    # Days that already have a session of this program (cancelled, attended or individually
+    # rescheduled ones kept through a series edit) get no second one.
+    for day in await taken_days(session, program.id, from_day, last, tz):
+        overrides[day] = Override(day, Action.SKIP)
     occurrences = expand(
         series.rrule,
         from_wall_clock(series.first_start),

@@ -243,7 +243,11 @@ async def cancel(session: AsyncSession, target: GroupSession, reason: str) -> No
 
 
 async def delete_future(session: AsyncSession, series_id: uuid.UUID, from_instant: datetime) -> int:
-    """Remove a series' scheduled sessions from an instant on that have no attendance recorded."""
+    """Remove a series' scheduled sessions from an instant on that have no attendance recorded.
+
+    Cancelled and individually rescheduled sessions are kept (their reasons are the record), and
+    regeneration leaves their days alone.
+    """
     attended = exists().where(
         SessionAttendee.session_id == GroupSession.id, SessionAttendee.attendance.is_not(None)
     )
@@ -252,7 +256,8 @@ async def delete_future(session: AsyncSession, series_id: uuid.UUID, from_instan
         .where(
             GroupSession.series_id == series_id,
             GroupSession.starts_at >= from_instant,
-            GroupSession.status != SessionStatus.COMPLETED,
+            GroupSession.status == SessionStatus.SCHEDULED,
+            GroupSession.rescheduled_from.is_(None),
             ~attended,
         )
         .returning(GroupSession.id)

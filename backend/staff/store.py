@@ -79,11 +79,18 @@ async def lock_staff(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uu
     """Lock the staff rows (in id order, so two transactions never deadlock) before counting load.
 
     Two concurrent assignments of the same facilitator then count one after the other and cannot
-    both pass the cap.
+    both pass the cap. FOR NO KEY UPDATE, not FOR UPDATE: rows inserted earlier in the transaction
+    that reference the staff member (a program, a session facilitator) hold FOR KEY SHARE on it,
+    which FOR UPDATE would wait on, deadlocking two such transactions.
     """
     if not ids:
         return {}
-    stmt = select(StaffMember).where(StaffMember.id.in_(ids)).order_by(StaffMember.id).with_for_update()
+    stmt = (
+        select(StaffMember)
+        .where(StaffMember.id.in_(ids))
+        .order_by(StaffMember.id)
+        .with_for_update(key_share=True)
+    )
     rows = await session.scalars(stmt.execution_options(populate_existing=True))
     return {s.id: s for s in rows}
 

@@ -206,7 +206,7 @@ def test_reschedule_cancel_and_cover_one_session(graphql, database, settings, ma
 def test_series_exception_and_edit_change_only_future_sessions(
     graphql, database, settings, make_clinic
 ) -> None:
-    """Skipping a holiday removes that session; moving the series to Thursdays from March regenerates."""
+    """A skipped holiday has no session; series edits from March regenerate only unchanged future sessions."""
     clinic = make_clinic()
     admin = make_account(database, settings, clinic, ["tenant_admin"])
     lead = staff(graphql, admin.token, "Lead")
@@ -224,10 +224,38 @@ def test_series_exception_and_edit_change_only_future_sessions(
     )["updateSeries"]
     # Tuesdays 5-26 March go; Thursdays 7-28 March come.
     assert edited == {"__typename": "UpdateSeriesSuccess", "sessionsRemoved": 4, "sessionsCreated": 4}
+    cancelled = graphql.data(
+        EXCEPTION,
+        {
+            "input": {
+                "programId": program["id"],
+                "date": "2030-03-07",
+                "action": "CANCEL",
+                "reason": "training day",
+            }
+        },
+        admin.token,
+    )["addSeriesException"]
+    assert cancelled["status"] == "cancelled"
+    edited = graphql.data(
+        UPDATE_SERIES,
+        {"input": {"programId": program["id"], "fromDate": "2030-03-01", "rrule": "FREQ=WEEKLY;BYDAY=TU"}},
+        admin.token,
+    )["updateSeries"]
+    # Back to Tuesdays: the cancelled Thursday 7 March stays with its reason; the others are replaced.
+    assert edited == {"__typename": "UpdateSeriesSuccess", "sessionsRemoved": 3, "sessionsCreated": 4}
     sessions = graphql.data(PROGRAM_SESSIONS, {"id": program["id"]}, admin.token)["node"]["sessions"]
+    march = [(s["startsAt"][:10], s["status"]) for s in sessions if s["startsAt"] >= "2030-03"]
+    assert march == [
+        ("2030-03-05", "scheduled"),
+        ("2030-03-07", "cancelled"),
+        ("2030-03-12", "scheduled"),
+        ("2030-03-19", "scheduled"),
+        ("2030-03-26", "scheduled"),
+    ]
     days = [s["startsAt"][:10] for s in sessions]
     assert "2030-01-15" not in days and "2030-01-08" in days and "2030-02-26" in days
-    assert days[-5:] == ["2030-02-26", "2030-03-07", "2030-03-14", "2030-03-21", "2030-03-28"]
+    assert "2030-02-26" in days
     change = {"programId": program["id"], "fromDate": "2030-03-01", "rrule": "FREQ=OFTEN"}
     bad = graphql.data(UPDATE_SERIES, {"input": change}, admin.token)["updateSeries"]
     assert (bad["field"], bad["code"]) == ("rrule", "invalid_rrule")
@@ -254,3 +282,36 @@ def test_calendar_feed_serves_ics_by_clinic_and_secret(graphql, database, settin
     assert response.text.count("BEGIN:VEVENT") == 5 and "SUMMARY:DBT Skills" in response.text
     assert graphql.http.get(url.replace(clinic.slug, "no-such-clinic")).status_code == 404
     assert graphql.http.get(f"/calendar/{clinic.slug}/wrong-token.ics").status_code == 404
+
+
+def test_concurrent_assignments_cannot_both_pass_a_load_cap(graphql, database, settings, make_clinic) -> None:
+    """A facilitator capped at one group a week, put on two groups at once: one is refused, no deadlock."""
+    clinic = make_clinic()
+    admin = make_account(database, settings, clinic, ["tenant_admin"])
+    lead = staff(graphql, admin.token, "Capped", maxGroupsPerWeek=1)
+    days = [("FREQ=WEEKLY;BYDAY=TU", "2030-01-01T18:00:00"), ("FREQ=WEEKLY;BYDAY=TH", "2030-01-03T10:00:00")]
+    results = run_together(
+        [
+            lambda rule=rule, first=first: create_program(
+                graphql, admin.token, lead=lead, room_id=None, telehealth=True, rrule=rule, firstStart=first
+            )
+            for rule, first in days
+        ]
+    )
+    assert sorted(r["__typename"] for r in results) == ["CreateProgramSuccess", "LoadCapExceeded"]
+
+
+def test_staff_members_are_nodes_with_credentials(graphql, database, settings, make_clinic) -> None:
+    """A staff member's global id resolves to their record and credentials for staff who may read it."""
+    clinic = make_clinic()
+    admin = make_account(database, settings, clinic, ["tenant_admin"])
+    lead = staff(graphql, admin.token, "Dr Node")
+    query = (
+        "query($id: ID!) { node(id: $id) { ... on StaffMember { displayName credentials { credential } } } }"
+    )
+    node = graphql.data(query, {"id": lead}, admin.token)["node"]
+    assert node == {"displayName": "Dr Node", "credentials": [{"credential": "DBT"}]}
+    biller = make_account(database, settings, clinic, ["biller"])
+    assert (
+        graphql.execute(query, {"id": lead}, biller.token)["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    )
