@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -15,9 +16,9 @@ from backend.notifications.models import Notification
 from backend.tenants.models import Tenant
 from backend.tenants.routing import tenant_session
 from backend.waitlist.models import WaitlistEntry
-from backend.waitlist.offers import OFFER_HOURS, SLOT_OPENED
+from backend.waitlist.offers import OFFER_HOURS, SLOT_OPENED, contact_channel
 from backend.waitlist.rules import Urgency, WaitlistStatus
-from backend.workers.outbox import OutboxMessage, add_message, process
+from backend.workers.outbox import OutboxMessage, add_message, process, registered_kinds
 from tests.waitlist.factories import make_client, make_entry, make_member, make_program
 
 
@@ -161,3 +162,42 @@ def test_no_email_and_no_referrer_contact_queue_no_notification(
     with tenant_session(database.engine, clinic.schema_name) as session:
         assert session.get_one(WaitlistEntry, entry_id).status == WaitlistStatus.OFFERED
         assert session.scalars(select(Notification)).all() == []
+
+
+def test_two_slot_rows_processed_at_once_make_one_offer_for_one_place(
+    database: Database, make_clinic: Callable[..., Tenant]
+) -> None:
+    """Concurrent workers serialize on the program row: one open place, one offer, one notice."""
+    clinic = make_clinic()
+    with tenant_session(database.engine, clinic.schema_name) as session:
+        program = make_program(session, capacity=1)
+        for i in range(3):
+            make_entry(session, program, make_client(session, email=f"c{i}@example.test"))
+    rows = [_slot_opened(database, clinic.schema_name, program.id) for _ in range(2)]
+    barrier = threading.Barrier(2)
+
+    def work(outbox_id: uuid.UUID) -> None:
+        barrier.wait()
+        _process(database, clinic.schema_name, outbox_id)
+
+    threads = [threading.Thread(target=work, args=(row,)) for row in rows]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with tenant_session(database.engine, clinic.schema_name) as session:
+        statuses = [e.status for e in _entries(session).values()]
+        notices = session.scalars(select(Notification)).all()
+    assert statuses.count(WaitlistStatus.OFFERED) == 1 and len(notices) == 1
+
+
+def test_the_outbox_knows_the_slot_opened_kind() -> None:
+    """The handler module is registered, so a worker can process the enrollment flow's rows."""
+    assert SLOT_OPENED in registered_kinds()
+
+
+def test_referrer_contact_chooses_email_or_sms() -> None:
+    """An email address goes by email, a phone number by SMS, free text nowhere."""
+    assert contact_channel("lee@referrer.test") == "email"
+    assert contact_channel("+1 (555) 010-2000") == "sms"
+    assert contact_channel("ask Dr. Lee") is None and contact_channel(None) is None
