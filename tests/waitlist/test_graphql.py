@@ -7,19 +7,24 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
+from dramatiq import Worker
+from dramatiq.brokers.stub import StubBroker
 from sqlalchemy import select
 from strawberry.relay import to_base64
 
+from backend.clients.models import Client
 from backend.compliance.audit import AuditEvent
 from backend.database import Database
 from backend.enrollment.models import Enrollment, EnrollmentStatus
+from backend.notifications.models import Notification
 from backend.settings import Settings
 from backend.tenants.models import Tenant
+from backend.tenants.registry import TenantRegistry
 from backend.tenants.routing import tenant_session
 from backend.waitlist.models import WaitlistEntry
 from backend.waitlist.offers import SLOT_OPENED
 from backend.waitlist.rules import Urgency, WaitlistStatus
-from backend.workers.outbox import OutboxMessage, process
+from backend.workers.outbox import OutboxMessage, drain, process
 from tests.support import GraphQLClient, make_account
 from tests.waitlist.factories import make_client, make_entry, make_member, make_program
 
@@ -266,3 +271,35 @@ def test_roles_without_waitlist_rules_are_refused(
     token = _setup(database, settings, clinic, ["biller"])
     body = graphql.execute(RANKING, {"id": str(uuid.uuid4())}, token)
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+def test_a_declined_offer_reaches_the_next_candidate_through_the_worker(
+    graphql_with_worker: GraphQLClient,
+    stub_broker: StubBroker,
+    database: Database,
+    settings: Settings,
+    make_clinic: Callable[..., Tenant],
+) -> None:
+    """Decline commits, the outbox row is sent with ids only, the worker offers and delivers the notice."""
+    clinic = make_clinic()
+    token = _setup(database, settings, clinic)
+    _, first, second = _offered(database, clinic)
+    with tenant_session(database.engine, clinic.schema_name) as session:
+        session.get_one(Client, second.client_id).email = "kim@example.test"
+    graphql_with_worker.data(DECLINE, {"id": str(first.id)}, token)
+    assert "kim@example.test" not in str(list(stub_broker.queues["outbox"].queue))
+    worker = Worker(stub_broker, worker_timeout=50)
+    worker.start()
+    try:
+        stub_broker.join("outbox", fail_fast=True)
+        # Rows a handler writes are sent by the drainer (the worker does not dispatch them itself).
+        assert drain(database.engine, TenantRegistry(database.engine), stub_broker, older_than_seconds=0) >= 1
+        stub_broker.join("outbox", fail_fast=True)
+    finally:
+        worker.stop()
+    with tenant_session(database.engine, clinic.schema_name) as session:
+        assert session.get_one(WaitlistEntry, second.id).status == WaitlistStatus.OFFERED
+        notice = session.scalars(
+            select(Notification).where(Notification.recipient == "kim@example.test")
+        ).one()
+    assert notice.delivered_at is not None
