@@ -8,10 +8,12 @@ than the program's capacity; the ones that find it full are placed on the waitli
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
+from collections.abc import Sequence
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -21,11 +23,14 @@ from backend.database import utcnow
 from backend.enrollment.models import Enrollment, EnrollmentEvent, EnrollmentStatus
 from backend.enrollment.roster import fill_roster, trim_roster, trim_roster_sync
 from backend.enrollment.rules import (
+    OPEN_STATUSES,
+    Census,
     Enrolled,
     ProgramAdmission,
     Waitlisted,
     Window,
     admission_problems,
+    census,
     end_problems,
     frees_slot,
     has_room,
@@ -289,3 +294,37 @@ async def _locked_enrollment(session: AsyncSession, enrollment_id: uuid.UUID) ->
     if enrollment is None:
         raise _not_found("enrollmentId")
     return enrollment
+
+
+# -- reads ---------------------------------------------------------------------------------------
+
+
+async def program_census(session: AsyncSession, program_id: uuid.UUID) -> Census:
+    stmt = select(Enrollment.status).where(
+        Enrollment.program_id == program_id, Enrollment.status.in_(OPEN_STATUSES)
+    )
+    return census(EnrollmentStatus(s) for s in (await session.scalars(stmt)).all())
+
+
+def roster_list(program_id: uuid.UUID, include_ended: bool) -> Select[Any]:
+    stmt = select(Enrollment).where(Enrollment.program_id == program_id)
+    return stmt if include_ended else stmt.where(Enrollment.status.in_(OPEN_STATUSES))
+
+
+async def events_of(
+    session: AsyncSession, enrollment_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[EnrollmentEvent]]:
+    stmt = (
+        select(EnrollmentEvent)
+        .where(EnrollmentEvent.enrollment_id.in_(enrollment_ids))
+        .order_by(EnrollmentEvent.occurred_at, EnrollmentEvent.id)
+    )
+    found: dict[uuid.UUID, list[EnrollmentEvent]] = defaultdict(list)
+    for event in (await session.scalars(stmt)).all():
+        found[event.enrollment_id].append(event)
+    return found
+
+
+async def enrollments_by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Enrollment | None]:
+    rows = {e.id: e for e in (await session.scalars(select(Enrollment).where(Enrollment.id.in_(ids)))).all()}
+    return [rows.get(i) for i in ids]

@@ -22,6 +22,7 @@ from backend.graphql.access import check_every_root_field_guarded
 from backend.graphql.auth import AuthMutations
 from backend.graphql.clients import ClientMutations, ClientNode, ClientQueries
 from backend.graphql.clinic import ClinicMutations, ClinicQueries
+from backend.graphql.enrollment import EnrollmentMutations, EnrollmentQueries
 from backend.graphql.errors import AccessError
 from backend.graphql.intake import IntakeMutations, IntakeQueries
 from backend.graphql.programs import ProgramMutations, ProgramNode, ProgramQueries
@@ -45,6 +46,7 @@ Query = merge_types(
         SchedulingQueries,
         WaitlistQueries,
         IntakeQueries,
+        EnrollmentQueries,
     ),
 )
 Mutation = merge_types(
@@ -58,6 +60,7 @@ Mutation = merge_types(
         SchedulingMutations,
         WaitlistMutations,
         IntakeMutations,
+        EnrollmentMutations,
     ),
 )
 

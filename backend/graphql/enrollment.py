@@ -1,0 +1,461 @@
+"""Enrollment, rosters and attendance through GraphQL.
+
+`enrollClient` answers `EnrollmentCreated` when the program has a place and `PlacedOnWaitlist`
+when it is full (a result, not an error); closed admission, an open enrollment already there
+and bad waitlist details are `InvalidInput` naming the field; unknown ids are `NotFound`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any
+
+import strawberry
+from strawberry.dataloader import DataLoader
+
+from backend.enrollment import attendance as roster
+from backend.enrollment.models import (
+    Attendance,
+    Enrollment,
+    EnrollmentEvent,
+    EnrollmentStatus,
+    SessionAttendee,
+)
+from backend.enrollment.rules import ContactKind, Enrolled
+from backend.enrollment.store import (
+    change_status,
+    end_enrollment,
+    enroll,
+    enrollments_by_ids,
+    events_of,
+    program_census,
+    roster_list,
+)
+from backend.errors import InputRejected
+from backend.graphql.access import allow
+from backend.graphql.clients import ClientNode, load_clients, parse_id
+from backend.graphql.context import Context
+from backend.graphql.errors import BadRequest, InvalidInput, NotFound
+from backend.graphql.relay import Connection, Keyset, keyset_page
+from backend.graphql.transactions import Atomic
+from backend.graphql.waitlist_types import WaitlistDetailsInput, WaitlistEntryNode
+from backend.waitlist.models import WaitlistEntry
+
+EnrollmentStatusEnum = strawberry.enum(EnrollmentStatus, name="EnrollmentStatus")
+AttendanceEnum = strawberry.enum(Attendance, name="Attendance")
+ContactKindEnum = strawberry.enum(ContactKind, name="ClinicalContactKind")
+ROSTER_ORDER = Keyset((Enrollment.starts_on, Enrollment.id))
+
+
+@strawberry.type(name="EnrollmentEvent")
+class EnrollmentEventType:
+    from_status: EnrollmentStatusEnum | None  # type: ignore[valid-type]
+    to_status: EnrollmentStatusEnum  # type: ignore[valid-type]
+    effective_on: date
+    reason: str | None
+    actor_user_id: strawberry.ID | None = strawberry.field(description="null when the system changed it")
+    occurred_at: datetime
+
+    @classmethod
+    def of(cls, event: EnrollmentEvent) -> EnrollmentEventType:
+        return cls(
+            from_status=EnrollmentStatus(event.from_status) if event.from_status else None,
+            to_status=EnrollmentStatus(event.to_status),
+            effective_on=event.effective_on,
+            reason=event.reason,
+            actor_user_id=strawberry.ID(str(event.actor_user_id)) if event.actor_user_id else None,
+            occurred_at=event.occurred_at,
+        )
+
+
+@strawberry.type(name="Enrollment")
+class EnrollmentType:
+    id: strawberry.ID
+    program_id: strawberry.ID
+    client_id: strawberry.ID
+    status: EnrollmentStatusEnum  # type: ignore[valid-type]
+    starts_on: date
+    ends_on: date | None
+    absence_flagged_at: datetime | None = strawberry.field(
+        description="set while the member has the clinic's threshold of consecutive unexcused absences"
+    )
+
+    @classmethod
+    def of(cls, enrollment: Enrollment) -> EnrollmentType:
+        return cls(
+            id=strawberry.ID(str(enrollment.id)),
+            program_id=strawberry.ID(str(enrollment.program_id)),
+            client_id=strawberry.ID(str(enrollment.client_id)),
+            status=enrollment.status,
+            starts_on=enrollment.starts_on,
+            ends_on=enrollment.ends_on,
+            absence_flagged_at=enrollment.absence_flagged_at,
+        )
+
+    @strawberry.field
+    async def client(self, info: strawberry.Info[Context, Any]) -> ClientNode | None:
+        (client,) = await load_clients(info, [uuid.UUID(self.client_id)])
+        if client is None:
+            return None
+        info.context.audit("read", "client", str(client.id), client.id)
+        return ClientNode.of(client)
+
+    @strawberry.field(description="Status changes, oldest first")
+    async def history(self, info: strawberry.Info[Context, Any]) -> list[EnrollmentEventType]:
+        events = await info.context.loader("enrollment_events", _events_loader).load(uuid.UUID(self.id))
+        return [EnrollmentEventType.of(e) for e in events]
+
+
+def _events_loader(context: Context) -> DataLoader[uuid.UUID, list[EnrollmentEvent]]:
+    async def load(ids: list[uuid.UUID]) -> list[list[EnrollmentEvent]]:
+        found = await events_of(context.session, ids)
+        return [found.get(i, []) for i in ids]
+
+    return DataLoader(load_fn=load)
+
+
+@strawberry.type
+class Census:
+    enrolled: int
+    active: int
+    on_hold_clinical: int
+    on_hold_administrative: int
+    billable: int
+
+
+@strawberry.type
+class RosterEntry:
+    client_id: strawberry.ID
+    enrollment_id: strawberry.ID | None = strawberry.field(description="null for a drop-in")
+    attendance: AttendanceEnum | None  # type: ignore[valid-type]
+
+    @classmethod
+    def of(cls, row: SessionAttendee) -> RosterEntry:
+        return cls(
+            client_id=strawberry.ID(str(row.client_id)),
+            enrollment_id=strawberry.ID(str(row.enrollment_id)) if row.enrollment_id else None,
+            attendance=row.attendance,
+        )
+
+    @strawberry.field
+    async def client(self, info: strawberry.Info[Context, Any]) -> ClientNode | None:
+        (client,) = await load_clients(info, [uuid.UUID(self.client_id)])
+        if client is None:
+            return None
+        info.context.audit("read", "client", str(client.id), client.id)
+        return ClientNode.of(client)
+
+
+# -- inputs and results -------------------------------------------------------------------------
+
+
+@strawberry.input
+class EnrollClientInput:
+    program_id: strawberry.ID
+    client_id: strawberry.ID
+    starts_on: date
+    waitlist: WaitlistDetailsInput | None = strawberry.field(
+        default=None, description="Used only when the program is full and the client is waitlisted"
+    )
+
+
+@strawberry.input
+class ChangeEnrollmentStatusInput:
+    enrollment_id: strawberry.ID
+    to: EnrollmentStatusEnum  # type: ignore[valid-type]
+    effective_on: date
+    reason: str | None = None
+
+
+@strawberry.input
+class EndEnrollmentInput:
+    enrollment_id: strawberry.ID
+    ends_on: date
+
+
+@strawberry.input
+class AttendanceEntryInput:
+    client_id: strawberry.ID
+    status: AttendanceEnum  # type: ignore[valid-type]
+
+
+@strawberry.input
+class RecordAttendanceInput:
+    session_id: strawberry.ID
+    entries: list[AttendanceEntryInput]
+
+
+@strawberry.input
+class RecordClinicalContactInput:
+    client_id: strawberry.ID
+    occurred_at: datetime
+    kind: ContactKindEnum  # type: ignore[valid-type]
+
+
+@strawberry.input
+class AddDropInInput:
+    session_id: strawberry.ID
+    client_id: strawberry.ID
+
+
+@strawberry.type
+class EnrollmentCreated:
+    enrollment: EnrollmentType
+
+
+@strawberry.type
+class PlacedOnWaitlist:
+    """The program was full: the client waits (active members and open offers fill the places)."""
+
+    entry: WaitlistEntryNode
+
+
+@strawberry.type
+class EnrollmentChanged:
+    enrollment: EnrollmentType
+
+
+@strawberry.type
+class AttendanceRecorded:
+    session_id: strawberry.ID
+    roster: list[RosterEntry]
+
+
+@strawberry.type
+class ClinicalContactRecorded:
+    id: strawberry.ID
+    client_id: strawberry.ID
+    occurred_at: datetime
+    kind: ContactKindEnum  # type: ignore[valid-type]
+
+
+@strawberry.type
+class DropInAdded:
+    session_id: strawberry.ID
+    entry: RosterEntry
+
+
+EnrollClientResult = Annotated[
+    EnrollmentCreated | PlacedOnWaitlist | InvalidInput | NotFound, strawberry.union("EnrollClientResult")
+]
+EnrollmentChangeResult = Annotated[
+    EnrollmentChanged | InvalidInput | NotFound, strawberry.union("EnrollmentChangeResult")
+]
+RecordAttendanceResult = Annotated[
+    AttendanceRecorded | InvalidInput | NotFound, strawberry.union("RecordAttendanceResult")
+]
+RecordClinicalContactResult = Annotated[
+    ClinicalContactRecorded | InvalidInput | NotFound, strawberry.union("RecordClinicalContactResult")
+]
+AddDropInResult = Annotated[DropInAdded | InvalidInput | NotFound, strawberry.union("AddDropInResult")]
+
+
+def _not_found(rejected: InputRejected) -> NotFound | None:
+    """An id the store could not find becomes NotFound naming it; other problems stay InvalidInput."""
+    first = rejected.problems[0]
+    return NotFound.of(first.field) if first.code == "not_found" else None
+
+
+def _query_id(value: str, field: str) -> uuid.UUID:
+    try:
+        return parse_id(value, field)
+    except InputRejected:
+        raise BadRequest(field, "is not an id") from None
+
+
+@strawberry.type
+class EnrollmentQueries:
+    @strawberry.field(permission_classes=[allow("enrollment", "read")])
+    async def program_roster(
+        self,
+        info: strawberry.Info[Context, Any],
+        program_id: strawberry.ID,
+        include_ended: bool = False,
+        first: int = 50,
+        after: str | None = None,
+    ) -> Connection[EnrollmentType]:
+        """The program's enrollments (open ones unless `includeEnded`), by start date."""
+        stmt = roster_list(_query_id(program_id, "programId"), include_ended)
+        page, connection = await keyset_page(
+            info.context.session, stmt, ROSTER_ORDER, first, after, EnrollmentType.of
+        )
+        for enrollment in page:
+            info.context.audit("read", "enrollment", str(enrollment.id), enrollment.client_id)
+        return connection
+
+    @strawberry.field(permission_classes=[allow("enrollment", "read")])
+    async def enrollment(
+        self, info: strawberry.Info[Context, Any], enrollment_id: strawberry.ID
+    ) -> EnrollmentType | None:
+        (found,) = await enrollments_by_ids(info.context.session, [_query_id(enrollment_id, "enrollmentId")])
+        if found is None:
+            return None
+        info.context.audit("read", "enrollment", str(found.id), found.client_id)
+        return EnrollmentType.of(found)
+
+    @strawberry.field(permission_classes=[allow("enrollment", "read")])
+    async def session_roster(
+        self, info: strawberry.Info[Context, Any], session_id: strawberry.ID
+    ) -> list[RosterEntry]:
+        """Who is expected at (or attended) one session, by name."""
+        rows = await roster.session_roster(info.context.session, _query_id(session_id, "sessionId"))
+        for row in rows:
+            info.context.audit("read", "session_attendee", str(row.session_id), row.client_id)
+        return [RosterEntry.of(r) for r in rows]
+
+    @strawberry.field(permission_classes=[allow("enrollment", "read")])
+    async def program_census(self, info: strawberry.Info[Context, Any], program_id: strawberry.ID) -> Census:
+        """Counts only (no member is named): enrolled = active + on hold; billable = active."""
+        result = await program_census(info.context.session, _query_id(program_id, "programId"))
+        return Census(
+            enrolled=result.enrolled,
+            active=result.active,
+            on_hold_clinical=result.on_hold_clinical,
+            on_hold_administrative=result.on_hold_administrative,
+            billable=result.billable,
+        )
+
+
+@strawberry.type
+class EnrollmentMutations:
+    @strawberry.mutation(permission_classes=[allow("enrollment", "manage")], extensions=[Atomic()])
+    async def enroll_client(
+        self, info: strawberry.Info[Context, Any], input: EnrollClientInput
+    ) -> EnrollClientResult:
+        principal = info.context.require_principal()
+        session = info.context.session
+        try:
+            result = await enroll(
+                session,
+                program_id=parse_id(input.program_id, "programId"),
+                client_id=parse_id(input.client_id, "clientId"),
+                starts_on=input.starts_on,
+                actor_user_id=principal.user_id,
+                waitlist=input.waitlist.to_details() if input.waitlist is not None else None,
+            )
+        except InputRejected as rejected:
+            missing = _not_found(rejected)
+            if missing is None:
+                raise
+            return missing
+        if isinstance(result, Enrolled):
+            enrollment = await session.get_one(Enrollment, result.enrollment_id)
+            info.context.audit("create", "enrollment", str(enrollment.id), enrollment.client_id)
+            return EnrollmentCreated(enrollment=EnrollmentType.of(enrollment))
+        entry = await session.get_one(WaitlistEntry, result.entry_id)
+        info.context.audit("create", "waitlist_entry", str(entry.id), entry.client_id)
+        return PlacedOnWaitlist(entry=WaitlistEntryNode.of(entry))
+
+    @strawberry.mutation(permission_classes=[allow("enrollment", "manage")], extensions=[Atomic()])
+    async def change_enrollment_status(
+        self, info: strawberry.Info[Context, Any], input: ChangeEnrollmentStatusInput
+    ) -> EnrollmentChangeResult:
+        """Graduated and dropped are final and take the member off sessions after `effectiveOn`."""
+        principal = info.context.require_principal()
+        try:
+            enrollment = await change_status(
+                info.context.session,
+                enrollment_id=parse_id(input.enrollment_id, "enrollmentId"),
+                to=EnrollmentStatus(input.to),
+                effective_on=input.effective_on,
+                reason=input.reason,
+                actor_user_id=principal.user_id,
+            )
+        except InputRejected as rejected:
+            missing = _not_found(rejected)
+            if missing is None:
+                raise
+            return missing
+        info.context.audit("update", "enrollment", str(enrollment.id), enrollment.client_id)
+        return EnrollmentChanged(enrollment=EnrollmentType.of(enrollment))
+
+    @strawberry.mutation(permission_classes=[allow("enrollment", "manage")], extensions=[Atomic()])
+    async def end_enrollment(
+        self, info: strawberry.Info[Context, Any], input: EndEnrollmentInput
+    ) -> EnrollmentChangeResult:
+        """The member stays on sessions up to `endsOn` and leaves the later ones."""
+        principal = info.context.require_principal()
+        try:
+            enrollment = await end_enrollment(
+                info.context.session,
+                enrollment_id=parse_id(input.enrollment_id, "enrollmentId"),
+                ends_on=input.ends_on,
+                actor_user_id=principal.user_id,
+            )
+        except InputRejected as rejected:
+            missing = _not_found(rejected)
+            if missing is None:
+                raise
+            return missing
+        info.context.audit("update", "enrollment", str(enrollment.id), enrollment.client_id)
+        return EnrollmentChanged(enrollment=EnrollmentType.of(enrollment))
+
+    @strawberry.mutation(permission_classes=[allow("attendance", "record")], extensions=[Atomic()])
+    async def record_attendance(
+        self, info: strawberry.Info[Context, Any], input: RecordAttendanceInput
+    ) -> RecordAttendanceResult:
+        """Marks the whole roster of a started, not cancelled session; the absence rule runs after."""
+        marks = [
+            (parse_id(e.client_id, f"entries[{i}].clientId"), Attendance(e.status))
+            for i, e in enumerate(input.entries)
+        ]
+        session_id = parse_id(input.session_id, "sessionId")
+        try:
+            rows = await roster.record_attendance(info.context.session, session_id, marks)
+        except InputRejected as rejected:
+            missing = _not_found(rejected)
+            if missing is None:
+                raise
+            return missing
+        for row in rows:
+            info.context.audit("update", "attendance", str(session_id), row.client_id)
+        return AttendanceRecorded(
+            session_id=strawberry.ID(str(session_id)), roster=[RosterEntry.of(r) for r in rows]
+        )
+
+    @strawberry.mutation(permission_classes=[allow("clinical_contact", "record")], extensions=[Atomic()])
+    async def record_clinical_contact(
+        self, info: strawberry.Info[Context, Any], input: RecordClinicalContactInput
+    ) -> RecordClinicalContactResult:
+        """A call, an individual session or outreach that reached the member (resets the absence rule)."""
+        principal = info.context.require_principal()
+        try:
+            contact = await roster.record_clinical_contact(
+                info.context.session,
+                client_id=parse_id(input.client_id, "clientId"),
+                occurred_at=input.occurred_at,
+                kind=ContactKind(input.kind).value,
+                user_id=principal.user_id,
+            )
+        except InputRejected as rejected:
+            missing = _not_found(rejected)
+            if missing is None:
+                raise
+            return missing
+        info.context.audit("create", "clinical_contact", str(contact.id), contact.client_id)
+        return ClinicalContactRecorded(
+            id=strawberry.ID(str(contact.id)),
+            client_id=strawberry.ID(str(contact.client_id)),
+            occurred_at=contact.occurred_at,
+            kind=ContactKind(contact.kind),
+        )
+
+    @strawberry.mutation(permission_classes=[allow("enrollment", "manage")], extensions=[Atomic()])
+    async def add_drop_in(
+        self, info: strawberry.Info[Context, Any], input: AddDropInInput
+    ) -> AddDropInResult:
+        """Adds a client to this one session only, without an enrollment."""
+        try:
+            row = await roster.add_drop_in(
+                info.context.session,
+                parse_id(input.session_id, "sessionId"),
+                parse_id(input.client_id, "clientId"),
+            )
+        except InputRejected as rejected:
+            missing = _not_found(rejected)
+            if missing is None:
+                raise
+            return missing
+        info.context.audit("create", "session_attendee", str(row.session_id), row.client_id)
+        return DropInAdded(session_id=strawberry.ID(str(row.session_id)), entry=RosterEntry.of(row))
