@@ -6,7 +6,7 @@ import threading
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from backend.clients.models import Client
 from backend.scheduling.models import Booking
@@ -315,3 +315,38 @@ def test_staff_members_are_nodes_with_credentials(graphql, database, settings, m
     assert (
         graphql.execute(query, {"id": lead}, biller.token)["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     )
+
+
+def test_my_schedule_statement_count_does_not_grow_with_groups(
+    graphql, app_database, database, settings, make_clinic
+) -> None:
+    """mySchedule runs the same number of SQL statements for a clinician with one group or three."""
+    clinic = make_clinic()
+    admin = make_account(database, settings, clinic, ["tenant_admin"])
+    counts = {}
+    for groups in (1, 3):
+        me = make_account(database, settings, clinic, ["clinician"])
+        mine = staff(graphql, admin.token, f"Dr {groups}", userId=str(me.user_id))
+        for i in range(groups):
+            day = ["MO", "WE", "FR"][i]
+            first = f"2030-01-0{[7, 2, 4][i]}T1{groups}:00:00"
+            made = create_program(
+                graphql, admin.token, lead=mine, room_id=None, telehealth=True,
+                name=f"G{groups}{i}", rrule=f"FREQ=WEEKLY;BYDAY={day}", firstStart=first,
+            )  # fmt: skip
+            assert made["__typename"] == "CreateProgramSuccess", made
+        statements: list[int] = []
+
+        def count(*args: Any, seen: list[int] = statements) -> None:
+            seen.append(1)
+
+        event.listen(app_database.async_engine.sync_engine, "before_cursor_execute", count)
+        try:
+            entries = graphql.data(MY_SCHEDULE, {"from": "2030-01-01", "to": "2030-01-31"}, me.token)[
+                "mySchedule"
+            ]
+        finally:
+            event.remove(app_database.async_engine.sync_engine, "before_cursor_execute", count)
+        assert len({e["programName"] for e in entries}) == groups
+        counts[groups] = len(statements)
+    assert counts[1] == counts[3]
