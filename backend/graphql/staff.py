@@ -113,7 +113,7 @@ class CalendarFeed:
 
 StaffResult = Annotated[StaffNode | InvalidInput | NotFound, strawberry.union("StaffMemberResult")]
 RoomResult = Annotated[RoomType | InvalidInput, strawberry.union("RoomResult")]
-FeedResult = Annotated[CalendarFeed | NotFound, strawberry.union("CalendarFeedResult")]
+FeedResult = Annotated[CalendarFeed | InvalidInput | NotFound, strawberry.union("CalendarFeedResult")]
 
 
 def parse_id(value: str | None, field: str) -> uuid.UUID | None:
@@ -205,5 +205,19 @@ class StaffMutations:
             return NotFound.of("staff")
         token, digest = new_feed_token()
         staff.calendar_token_hash = digest
+        await info.context.session.flush()
+        return CalendarFeed(url=f"/calendar/{principal.tenant_slug}/{token}.ics")
+
+    @strawberry.mutation(permission_classes=[allow("schedule", "read")], extensions=[Atomic()])
+    async def issue_room_calendar_feed(
+        self, info: strawberry.Info[Context, Any], room_id: strawberry.ID
+    ) -> FeedResult:
+        """A secret iCalendar URL for one room's sessions; issuing again revokes the old URL."""
+        principal = info.context.require_principal()
+        room = await info.context.session.get(Room, parse_id(room_id, "roomId"))
+        if room is None:
+            return NotFound.of("roomId")
+        token, digest = new_feed_token()
+        room.calendar_token_hash = digest
         await info.context.session.flush()
         return CalendarFeed(url=f"/calendar/{principal.tenant_slug}/{token}.ics")

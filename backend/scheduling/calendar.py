@@ -1,4 +1,4 @@
-"""A staff member's sessions as an iCalendar feed (`/calendar/{clinic_slug}/{token}.ics`).
+"""A staff member's (or a room's) sessions as an iCalendar feed (`/calendar/{clinic_slug}/{token}.ics`).
 
 Calendar apps cannot sign in, so the URL carries a secret; only its SHA-256 is stored. The feed
 names programs, times and rooms, never members: individual appointments read "Individual session".
@@ -15,8 +15,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from backend.scheduling.models import SessionKind, SessionStatus
-from backend.scheduling.schedule import ScheduleEntry, entries, staff_sessions
-from backend.staff.store import staff_by_feed_token
+from backend.scheduling.schedule import ScheduleEntry, entries, room_sessions, staff_sessions
+from backend.staff.store import room_by_feed_token, staff_by_feed_token
 from backend.tenants.models import Tenant, TenantStatus
 from backend.tenants.routing import tenant_async_session
 
@@ -54,11 +54,15 @@ async def feed(engine: AsyncEngine, clinic_slug: str, token: str) -> bytes | Non
     if tenant is None:
         return None
     async with tenant_async_session(engine, tenant.schema_name) as session:
-        staff = await staff_by_feed_token(session, token)
-        if staff is None or not staff.active:
-            return None
         now = datetime.now(UTC)
-        found = await staff_sessions(session, staff.id, now - PAST, now + AHEAD)
+        staff = await staff_by_feed_token(session, token)
+        if staff is not None and staff.active:
+            found = await staff_sessions(session, staff.id, now - PAST, now + AHEAD)
+            return render(await entries(session, found), clinic_slug)
+        room = await room_by_feed_token(session, token)
+        if room is None:
+            return None
+        found = await room_sessions(session, room.id, now - PAST, now + AHEAD)
         return render(await entries(session, found), clinic_slug)
 
 

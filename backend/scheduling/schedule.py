@@ -50,6 +50,17 @@ async def staff_sessions(
     return list(await session.scalars(stmt))
 
 
+async def room_sessions(
+    session: AsyncSession, room_id: uuid.UUID, low: datetime, high: datetime
+) -> list[GroupSession]:
+    stmt = (
+        select(GroupSession)
+        .where(GroupSession.room_id == room_id, GroupSession.starts_at < high, GroupSession.ends_at > low)
+        .order_by(GroupSession.starts_at, GroupSession.id)
+    )
+    return list(await session.scalars(stmt))
+
+
 async def program_sessions(
     session: AsyncSession, program_id: uuid.UUID, low: datetime, high: datetime
 ) -> list[GroupSession]:

@@ -60,3 +60,5 @@ class Room(TenantBase):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     capacity: Mapped[int | None]
     lane: Mapped[int] = mapped_column(ForeignKey("bookable_resources.lane"), unique=True)
+    # SHA-256 of the secret in this room's calendar feed URL (for the door tablet or front desk).
+    calendar_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)

@@ -133,6 +133,10 @@ def hash_feed_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+async def room_by_feed_token(session: AsyncSession, token: str) -> Room | None:
+    return await session.scalar(select(Room).where(Room.calendar_token_hash == hash_feed_token(token)))
+
+
 async def staff_by_feed_token(session: AsyncSession, token: str) -> StaffMember | None:
     return await session.scalar(
         select(StaffMember).where(StaffMember.calendar_token_hash == hash_feed_token(token))

@@ -261,8 +261,8 @@ def test_series_exception_and_edit_change_only_future_sessions(
     assert (bad["field"], bad["code"]) == ("rrule", "invalid_rrule")
 
 
-def test_calendar_feed_serves_ics_by_clinic_and_secret(graphql, database, settings, make_clinic) -> None:
-    """The issued URL returns text/calendar with program names; a wrong token or clinic is a 404."""
+def test_calendar_feeds_serve_ics_by_clinic_and_secret(graphql, database, settings, make_clinic) -> None:
+    """Staff and room feed URLs return text/calendar with program names; a wrong token or clinic is a 404."""
     clinic = make_clinic()
     admin = make_account(database, settings, clinic, ["tenant_admin"])
     me = make_account(database, settings, clinic, ["clinician"])
@@ -282,6 +282,15 @@ def test_calendar_feed_serves_ics_by_clinic_and_secret(graphql, database, settin
     assert response.text.count("BEGIN:VEVENT") == 5 and "SUMMARY:DBT Skills" in response.text
     assert graphql.http.get(url.replace(clinic.slug, "no-such-clinic")).status_code == 404
     assert graphql.http.get(f"/calendar/{clinic.slug}/wrong-token.ics").status_code == 404
+    room_id = room(graphql, admin.token, "Room R")
+    two_weeks = (soon + timedelta(days=13)).isoformat()
+    create_program(graphql, admin.token, lead=staff(graphql, admin.token, "Dr R"), room_id=room_id,
+                   name="Room Group", startsOn=soon.isoformat(), endsOn=two_weeks,
+                   rrule="FREQ=WEEKLY", firstStart=f"{soon.isoformat()}T09:00:00")  # fmt: skip
+    issue_room = "mutation($r: ID!) { issueRoomCalendarFeed(roomId: $r) { ... on CalendarFeed { url } } }"
+    room_url = graphql.data(issue_room, {"r": room_id}, admin.token)["issueRoomCalendarFeed"]["url"]
+    room_feed = graphql.http.get(room_url).text
+    assert room_feed.count("BEGIN:VEVENT") == 2 and "LOCATION:Room R" in room_feed
 
 
 def test_concurrent_assignments_cannot_both_pass_a_load_cap(graphql, database, settings, make_clinic) -> None:
