@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
-from sqlalchemy import ColumnElement, Delete, and_, delete, exists, func, or_, select
+from sqlalchemy import ColumnElement, Delete, Update, and_, delete, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -63,6 +63,35 @@ def fill_statement(program_id: uuid.UUID, enrollment_id: uuid.UUID | None = None
     )
 
 
+def adopt_statement(enrollment_id: uuid.UUID) -> Update:
+    """A drop-in who then enrolls: their drop-in rows on sessions the enrollment covers become theirs.
+
+    Without this the drop-in row (enrollment None) would keep the enrollment's mark out of the
+    absence rule and out of trimming when the enrollment ends.
+    """
+    covered = (
+        select(GroupSession.id)
+        .join(Program, Program.id == GroupSession.program_id)
+        .join(Enrollment, Enrollment.program_id == GroupSession.program_id)
+        .where(
+            Enrollment.id == enrollment_id,
+            Enrollment.starts_on <= session_local_date(),
+            or_(Enrollment.ends_on.is_(None), Enrollment.ends_on >= session_local_date()),
+        )
+    )
+    client = select(Enrollment.client_id).where(Enrollment.id == enrollment_id).scalar_subquery()
+    return (
+        update(SessionAttendee)
+        .where(
+            SessionAttendee.enrollment_id.is_(None),
+            SessionAttendee.client_id == client,
+            SessionAttendee.session_id.in_(covered),
+        )
+        .values(enrollment_id=enrollment_id)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def trim_statement(enrollment_id: uuid.UUID, after: date) -> Delete:
     """Take one enrollment's member off its program's sessions after `after` not yet attended."""
     later = (
@@ -80,6 +109,8 @@ def trim_statement(enrollment_id: uuid.UUID, after: date) -> Delete:
 async def fill_roster(
     session: AsyncSession, program_id: uuid.UUID, enrollment_id: uuid.UUID | None = None
 ) -> None:
+    if enrollment_id is not None:
+        await session.execute(adopt_statement(enrollment_id))
     await session.execute(fill_statement(program_id, enrollment_id))
 
 
@@ -89,6 +120,8 @@ async def trim_roster(session: AsyncSession, enrollment_id: uuid.UUID, after: da
 
 def fill_roster_sync(session: Session, program_id: uuid.UUID, enrollment_id: uuid.UUID | None = None) -> None:
     """The same, from a worker's sync session."""
+    if enrollment_id is not None:
+        session.execute(adopt_statement(enrollment_id))
     session.execute(fill_statement(program_id, enrollment_id))
 
 

@@ -294,3 +294,30 @@ def test_dropping_an_active_member_records_history_trims_and_announces_the_free_
     with pytest.raises(InputRejected) as rejected:
         in_clinic(async_engine, clinic, drop)
     assert [p.code for p in rejected.value.problems] == ["final_status"]
+
+
+def test_a_drop_in_who_enrolls_has_that_session_counted_in_the_enrollment(
+    database: Database, async_engine: AsyncEngine, make_clinic: Callable[..., Tenant]
+) -> None:
+    """The drop-in row on a covered session is adopted by the enrollment, not duplicated."""
+    clinic = make_clinic()
+    program_id = make_program(
+        database.engine, clinic.schema_name, starts_on=local_today() - timedelta(weeks=4)
+    )
+    sessions = make_sessions(database.engine, clinic.schema_name, program_id, weeks_ago(-1), 2)
+    (client_id,) = make_clients(database.engine, clinic.schema_name, 1)
+    with tenant_session(database.engine, clinic.schema_name) as session:
+        session.add(SessionAttendee(session_id=sessions[0], client_id=client_id, enrollment_id=None))
+
+    async def add(s: AsyncSession) -> Enrolled | Waitlisted:
+        return await enroll(
+            s, program_id=program_id, client_id=client_id, starts_on=local_today(), actor_user_id=None
+        )
+
+    enrolled = in_clinic(async_engine, clinic, add)
+    assert isinstance(enrolled, Enrolled)
+    with tenant_session(database.engine, clinic.schema_name) as session:
+        rows = session.scalars(select(SessionAttendee).where(SessionAttendee.client_id == client_id)).all()
+    assert sorted((r.session_id, r.enrollment_id) for r in rows) == sorted(
+        (s, enrolled.enrollment_id) for s in sessions
+    )
