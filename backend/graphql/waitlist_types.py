@@ -13,9 +13,11 @@ from strawberry import relay
 from strawberry.dataloader import DataLoader
 from strawberry.scalars import JSON
 
+from backend.clients.models import Client
+from backend.clients.store import clients_by_ids
 from backend.errors import FieldProblem, InputRejected
 from backend.graphql.access import ensure_allowed
-from backend.graphql.clients import ClientNode, _client_loader
+from backend.graphql.clients import ClientNode
 from backend.graphql.context import Context
 from backend.graphql.errors import BadRequest
 from backend.waitlist.models import WaitlistEntry
@@ -104,7 +106,9 @@ class WaitlistEntryNode(relay.Node):
 
     @strawberry.field
     async def client(self, info: strawberry.Info[Context, Any]) -> ClientNode | None:
-        client = await info.context.loader("client_by_id", _client_loader).load(uuid.UUID(self.client_id))
+        client = await info.context.loader("waitlist_client_by_id", client_loader).load(
+            uuid.UUID(self.client_id)
+        )
         return ClientNode.of(client) if client is not None else None
 
     @classmethod
@@ -153,6 +157,13 @@ class WaitlistEntryNode(relay.Node):
                 info.context.audit("read", "waitlist_entry", str(entry.id), entry.client_id)
             nodes.append(cls.of(entry) if entry is not None else None)
         return nodes
+
+
+def client_loader(context: Context) -> DataLoader[uuid.UUID, Client | None]:
+    async def load(ids: list[uuid.UUID]) -> list[Client | None]:
+        return await clients_by_ids(context.session, ids)
+
+    return DataLoader(load_fn=load)
 
 
 def entry_loader(context: Context) -> DataLoader[uuid.UUID, WaitlistEntry | None]:
