@@ -321,3 +321,47 @@ def test_a_drop_in_who_enrolls_has_that_session_counted_in_the_enrollment(
     assert sorted((r.session_id, r.enrollment_id) for r in rows) == sorted(
         (s, enrolled.enrollment_id) for s in sessions
     )
+
+
+def test_a_member_on_hold_returns_only_when_a_place_is_free(
+    database: Database, async_engine: AsyncEngine, make_clinic: Callable[..., Tenant]
+) -> None:
+    """Holds do not count toward capacity, so a place taken meanwhile blocks the return (field `to`)."""
+    clinic = make_clinic()
+    program_id = make_program(database.engine, clinic.schema_name, capacity=1)
+    held, newcomer = make_clients(database.engine, clinic.schema_name, 2)
+
+    def enroll_(client_id: uuid.UUID) -> Callable[[AsyncSession], Awaitable[Enrolled | Waitlisted]]:
+        async def work(s: AsyncSession) -> Enrolled | Waitlisted:
+            return await enroll(
+                s, program_id=program_id, client_id=client_id, starts_on=local_today(), actor_user_id=None
+            )
+
+        return work
+
+    def change(
+        enrollment_id: uuid.UUID, to: EnrollmentStatus
+    ) -> Callable[[AsyncSession], Awaitable[Enrollment]]:
+        async def work(s: AsyncSession) -> Enrollment:
+            return await change_status(
+                s,
+                enrollment_id=enrollment_id,
+                to=to,
+                effective_on=local_today(),
+                reason=None,
+                actor_user_id=None,
+            )
+
+        return work
+
+    first = in_clinic(async_engine, clinic, enroll_(held))
+    assert isinstance(first, Enrolled)
+    in_clinic(async_engine, clinic, change(first.enrollment_id, EnrollmentStatus.ON_HOLD_CLINICAL))
+    second = in_clinic(async_engine, clinic, enroll_(newcomer))
+    assert isinstance(second, Enrolled)
+    with pytest.raises(InputRejected) as rejected:
+        in_clinic(async_engine, clinic, change(first.enrollment_id, EnrollmentStatus.ACTIVE))
+    assert [(p.field, p.code) for p in rejected.value.problems] == [("to", "program_full")]
+    in_clinic(async_engine, clinic, change(second.enrollment_id, EnrollmentStatus.GRADUATED))
+    back = in_clinic(async_engine, clinic, change(first.enrollment_id, EnrollmentStatus.ACTIVE))
+    assert back.status == EnrollmentStatus.ACTIVE
