@@ -34,6 +34,7 @@ SUBMIT = """mutation($input: SubmitIntakeInput!) { submitIntake(input: $input) {
 } }"""
 CLIENT_INTAKE = """query($id: ID!) { clientIntake(clientId: $id) {
   responses { programId answers contraindications } pendingTasks { instrumentCode status } } }"""
+FORM = "query($id: ID!) { intakeForm(programId: $id) { baselineMeasures questions { key kind required } } }"
 TASKS = "query($id: ID!) { intakeTasks(clientId: $id) { instrumentCode dueBefore } }"
 QUESTIONS = [
     {
@@ -61,6 +62,9 @@ def _program_with_form(
     variables = {"id": str(program.id), "questions": QUESTIONS, "measures": ["phq-9", "GAD-7"]}
     form = graphql.data(SET_FORM, variables, admin.token)["setIntakeForm"]
     assert form["__typename"] == "IntakeForm" and form["baselineMeasures"] == ["PHQ-9", "GAD-7"]
+    front_desk = make_account(database, settings, clinic, ["front_desk"])
+    shown = graphql.data(FORM, {"id": str(program.id)}, front_desk.token)["intakeForm"]
+    assert [q["key"] for q in shown["questions"]] == ["active_psychosis", "phq9_total", "goals"]
     return program, client, first_session
 
 
