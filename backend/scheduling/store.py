@@ -183,9 +183,9 @@ async def materialize(session: AsyncSession, plan: Plan, resources: Sequence[Res
         if not occ.cancelled
         for r in resources
     ]
-    await session.execute(insert(GroupSession), session_rows)
+    await session.execute(insert(GroupSession.__table__), session_rows)
     if facilitator_rows:
-        await session.execute(insert(SessionFacilitator), facilitator_rows)
+        await session.execute(insert(SessionFacilitator.__table__), facilitator_rows)
     await book(session, booking_rows, resources)
     return ids
 
@@ -203,7 +203,7 @@ async def book(session: AsyncSession, rows: list[dict[str, object]], resources: 
         return
     try:
         async with session.begin_nested():
-            await session.execute(insert(Booking), rows)
+            await session.execute(insert(Booking.__table__), rows)
     except IntegrityError as exc:
         if not isinstance(exc.orig, ExclusionViolation):
             raise
