@@ -13,10 +13,11 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import cast
 from zoneinfo import ZoneInfo
 
 from psycopg.errors import ExclusionViolation
-from sqlalchemy import delete, exists, insert, select
+from sqlalchemy import Table, delete, exists, insert, select
 from sqlalchemy.dialects.postgresql import Range
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -150,6 +151,11 @@ async def _group_days(
     return days
 
 
+def _table(model: type[object]) -> Table:
+    """The model's table: Core inserts of many rows skip the ORM's per-row bookkeeping."""
+    return cast(Table, model.__table__)  # type: ignore[attr-defined]
+
+
 async def materialize(session: AsyncSession, plan: Plan, resources: Sequence[Resource]) -> list[uuid.UUID]:
     """Insert the plan's sessions, facilitator rows and bookings; returns the new session ids."""
     ids = [uuid.uuid4() for _ in plan.occurrences]
@@ -183,9 +189,9 @@ async def materialize(session: AsyncSession, plan: Plan, resources: Sequence[Res
         if not occ.cancelled
         for r in resources
     ]
-    await session.execute(insert(GroupSession.__table__), session_rows)
+    await session.execute(insert(_table(GroupSession)), session_rows)
     if facilitator_rows:
-        await session.execute(insert(SessionFacilitator.__table__), facilitator_rows)
+        await session.execute(insert(_table(SessionFacilitator)), facilitator_rows)
     await book(session, booking_rows, resources)
     return ids
 
@@ -203,7 +209,7 @@ async def book(session: AsyncSession, rows: list[dict[str, object]], resources: 
         return
     try:
         async with session.begin_nested():
-            await session.execute(insert(Booking.__table__), rows)
+            await session.execute(insert(_table(Booking)), rows)
     except IntegrityError as exc:
         if not isinstance(exc.orig, ExclusionViolation):
             raise
