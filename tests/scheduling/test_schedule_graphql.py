@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import event, func, select
 
 from backend.clients.models import Client
+from backend.compliance.audit import AuditEvent
 from backend.scheduling.models import Booking
 from backend.tenants.routing import tenant_session
 from tests.scheduling.helpers import create_program, room, staff
@@ -359,3 +360,42 @@ def test_my_schedule_statement_count_does_not_grow_with_groups(
         assert len({e["programName"] for e in entries}) == groups
         counts[groups] = len(statements)
     assert counts[1] == counts[3]
+
+
+def test_moved_occurrence_and_audited_appointment(graphql, database, settings, make_clinic) -> None:
+    """A MOVE exception reschedules that day's session; an individual appointment is audited."""
+    clinic = make_clinic()
+    admin = make_account(database, settings, clinic, ["tenant_admin"])
+    lead = staff(graphql, admin.token, "Lead")
+    program = create_program(graphql, admin.token, lead=lead, room_id=None, telehealth=True)["program"]
+    moved = graphql.data(
+        EXCEPTION,
+        {"input": {"programId": program["id"], "date": "2030-01-08", "action": "MOVE",
+                   "movedTo": "2030-01-09T17:00:00", "reason": "room maintenance"}},
+        admin.token,
+    )["addSeriesException"]  # fmt: skip
+    assert moved["startsAt"] == "2030-01-09T22:00:00+00:00" and moved["statusReason"] == "room maintenance"
+    no_target = graphql.data(
+        EXCEPTION,
+        {"input": {"programId": program["id"], "date": "2030-01-10", "action": "SKIP", "reason": "x"}},
+        admin.token,
+    )["addSeriesException"]
+    assert (no_target["field"], no_target["code"]) == ("date", "no_session")
+    member = client(database, clinic, "Yuki")
+    made = graphql.data(
+        INDIVIDUAL,
+        {"input": {"clientId": member, "staffId": lead, "startsAt": "2030-01-10T09:00:00", "minutes": 50,
+                   "telehealth": True}},
+        admin.token,
+    )["scheduleIndividualSession"]  # fmt: skip
+    assert made["kind"] == "individual" and made["attendeeCount"] == 1
+    with tenant_session(database.engine, clinic.schema_name) as session:
+        event_row = session.scalar(select(AuditEvent).where(AuditEvent.resource_type == "appointment"))
+        assert event_row is not None and str(event_row.member_id) == member
+    schedule = graphql.data(
+        'query($s: ID!) { staffSchedule(staffId: $s, fromDate: "2030-01-01", toDate: "2030-01-14") '
+        "{ kind } }",
+        {"s": lead},
+        admin.token,
+    )["staffSchedule"]
+    assert [e["kind"] for e in schedule] == ["group", "group", "individual"]
