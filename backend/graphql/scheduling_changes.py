@@ -51,9 +51,9 @@ from backend.scheduling.store import (
     cancel,
     check_facilitators,
     delete_future,
+    facilitator_resources,
     materialize,
     rebook,
-    session_resources,
 )
 from backend.staff.models import Room, StaffMember
 from backend.staff.store import clinic_caps, staff_by_ids
@@ -192,8 +192,7 @@ async def move(context: Context, target: GroupSession, program: Program | None, 
         target.rescheduled_from = target.starts_at
     target.starts_at, target.ends_at = starts, starts + length
     await context.session.flush()
-    resources = await session_resources(context.session, target.id, None, None)
-    resources = [Resource(r.lane, r.kind, r.id, "startsAt") for r in resources]
+    resources = await facilitator_resources(context.session, target.id, "startsAt")
     resources += [
         Resource(r.lane, r.kind, r.id, "startsAt")
         for r in await _room_resource(context, target.room_id, "startsAt")
@@ -376,9 +375,7 @@ async def individual(context: Context, input: IndividualSessionInput) -> Session
     resources = [Resource(staff.lane, "facilitator", staff.id, "staffId")]
     resources += await _room_resource(context, room_id, "roomId")
     occurrence = Occurrence(starts, starts + timedelta(minutes=input.minutes))
-    plan = Plan(
-        SessionKind.INDIVIDUAL, None, None, room_id, None, input.telehealth, [occurrence], [assignment]
-    )
+    plan = Plan(SessionKind.INDIVIDUAL, None, None, room_id, input.telehealth, [occurrence], [assignment])
     (session_id,) = await materialize(session, plan, resources)
     session.add(
         SessionAttendee(session_id=session_id, client_id=client_id, enrollment_id=None, attendance=None)

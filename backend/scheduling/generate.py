@@ -98,7 +98,6 @@ async def generate(
         program.id,
         series.id,
         program.room_id,
-        None,
         program.telehealth,
         occurrences,
         assignments,

@@ -125,7 +125,3 @@ def split_series(old_first_start: datetime, on: date, new_first_start: datetime 
     """Future sessions only: past ones keep the rule they were made by."""
     first = new_first_start or datetime.combine(max(on, old_first_start.date()), old_first_start.time())
     return SeriesSplit(on - timedelta(days=1), first.replace(tzinfo=None))
-
-
-def local_date(instant: datetime, tz: ZoneInfo) -> date:
-    return instant.astimezone(tz).date()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import cast
@@ -77,7 +77,6 @@ class Plan:
     program_id: uuid.UUID | None
     series_id: uuid.UUID | None
     room_id: uuid.UUID | None
-    room_lane: int | None
     telehealth: bool
     occurrences: list[Occurrence]
     assignments: list[Assignment] = field(default_factory=list)
@@ -219,18 +218,13 @@ async def book(session: AsyncSession, rows: list[dict[str, object]], resources: 
         raise DoubleBookedError(culprit) from None
 
 
-async def session_resources(
-    session: AsyncSession, session_id: uuid.UUID, room_lane: int | None, room_id: uuid.UUID | None
-) -> list[Resource]:
+async def facilitator_resources(session: AsyncSession, session_id: uuid.UUID, field: str) -> list[Resource]:
     rows = await session.execute(
         select(StaffMember.lane, StaffMember.id)
         .join(SessionFacilitator, SessionFacilitator.staff_id == StaffMember.id)
         .where(SessionFacilitator.session_id == session_id)
     )
-    resources = [Resource(lane, "facilitator", staff_id, "staffId") for lane, staff_id in rows]
-    if room_lane is not None and room_id is not None:
-        resources.append(Resource(room_lane, "room", room_id, "roomId"))
-    return resources
+    return [Resource(lane, "facilitator", staff_id, field) for lane, staff_id in rows]
 
 
 async def rebook(session: AsyncSession, target: GroupSession, resources: Sequence[Resource]) -> None:
@@ -269,17 +263,3 @@ async def delete_future(session: AsyncSession, series_id: uuid.UUID, from_instan
         .returning(GroupSession.id)
     )
     return len(result.all())
-
-
-async def session_on(
-    session: AsyncSession, series_id: uuid.UUID, low: datetime, high: datetime
-) -> GroupSession | None:
-    return await session.scalar(
-        select(GroupSession).where(
-            GroupSession.series_id == series_id, GroupSession.starts_at >= low, GroupSession.starts_at < high
-        )
-    )
-
-
-def lanes_by_staff(staff: Mapping[uuid.UUID, StaffMember]) -> dict[uuid.UUID, int]:
-    return {i: s.lane for i, s in staff.items()}
