@@ -15,11 +15,13 @@ from backend.workers.outbox import (
     DELIVER_ACTOR,
     MAX_ATTEMPTS,
     PermanentFailure,
+    dispatch,
     load_handlers,
     process,
     record_failure,
+    take_pending,
 )
-from backend.workers.tenancy import current_session, current_tenant
+from backend.workers.tenancy import current_broker, current_session, current_tenant
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +57,14 @@ def deliver_outbox(outbox_id: str) -> None:
         if not process(session, row_id):
             log.debug("outbox %s (tenant %s) already done or taken", row_id, tenant.id)
         session.commit()
-        return
     except Exception as exc:
         error = type(exc).__name__
         permanent = isinstance(exc, PermanentFailure)
+    else:
+        # Work this handler caused (e.g. a notification after an offer) goes out now, not at the
+        # drainer's next pass; dispatch never raises, and the drainer remains the safety net.
+        dispatch(tenant.id, take_pending(session), broker=current_broker())
+        return
     try:
         session.rollback()
         dead = record_failure(session, row_id, error, 1 if permanent else MAX_ATTEMPTS)

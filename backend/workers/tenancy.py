@@ -43,6 +43,7 @@ TENANT_BOUND_OPTION = "tenant_bound"
 class _Bound:
     tenant: TenantRef
     session: Session
+    broker: Broker
 
 
 _current: ContextVar[_Bound | None] = ContextVar("ensemble_worker_tenant", default=None)
@@ -58,6 +59,14 @@ def current_session() -> Session:
     if bound is None:
         raise NoTenant("no tenant-bound message is being processed")
     return bound.session
+
+
+def current_broker() -> Broker:
+    """The broker that delivered the message being processed (to send the work it causes)."""
+    bound = _current.get()
+    if bound is None:
+        raise NoTenant("no tenant-bound message is being processed")
+    return bound.broker
 
 
 def current_tenant() -> TenantRef:
@@ -132,7 +141,7 @@ class TenantMiddleware(Middleware):
             state = "unknown" if tenant is None else "inactive"
             log.warning("message %s for %s tenant %s: skipped", message.message_id, state, tenant_id)
             raise SkipMessage("tenant not active")
-        _current.set(_Bound(tenant, session))
+        _current.set(_Bound(tenant, session, broker))
 
     @staticmethod
     def _open_if_active(engine: Engine, tenant: TenantRef, message: MessageProxy) -> Session | None:
