@@ -22,7 +22,7 @@ from backend.graphql.errors import InvalidInput, NotFound
 from backend.graphql.scheduling_types import DoubleBooked, LoadCapExceeded, SessionType
 from backend.graphql.staff import parse_id
 from backend.programs.models import Program
-from backend.programs.store import add_override, add_series, from_wall_clock, series_on
+from backend.programs.store import add_override, add_series, series_on
 from backend.scheduling.generate import generate
 from backend.scheduling.models import (
     Booking,
@@ -221,7 +221,7 @@ async def update_series(context: Context, input: UpdateSeriesInput) -> UpdateSer
     if old is None:
         raise MissingRecord("fromDate")
     first = input.first_start.replace(tzinfo=None) if input.first_start else None
-    split = split_series(from_wall_clock(old.first_start), input.from_date, first)
+    split = split_series(old.first_start, input.from_date, first)
     removed = await delete_future(
         session, old.id, local_to_utc(datetime.combine(input.from_date, time.min), tz)
     )

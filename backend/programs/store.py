@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Select, or_, select
@@ -26,15 +26,6 @@ def add_program(session: AsyncSession, fields: dict[str, Any], windows: Sequence
     return program
 
 
-def wall_clock(local: datetime) -> datetime:
-    """Series keep their naive local first start in a timestamptz column, stored as if UTC."""
-    return local.replace(tzinfo=UTC)
-
-
-def from_wall_clock(stored: datetime) -> datetime:
-    return stored.astimezone(UTC).replace(tzinfo=None)
-
-
 def add_series(
     session: AsyncSession, program_id: uuid.UUID, rule: str, first_start: datetime, minutes: int
 ) -> SessionSeries:
@@ -42,7 +33,7 @@ def add_series(
         id=uuid.uuid4(),
         program_id=program_id,
         rrule=rule.strip().removeprefix("RRULE:"),
-        first_start=wall_clock(first_start),
+        first_start=first_start.replace(tzinfo=None),
         duration_minutes=minutes,
         effective_until=None,
     )
@@ -86,7 +77,7 @@ async def series_on(session: AsyncSession, program_id: uuid.UUID, on: date) -> S
         .order_by(SessionSeries.created_at.desc())
     )
     for series in await session.scalars(stmt):
-        if from_wall_clock(series.first_start).date() <= on:
+        if series.first_start.date() <= on:
             return series
     return None
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.enrollment.roster import fill_roster
 from backend.programs.models import Program
-from backend.programs.store import from_wall_clock, overrides_of
+from backend.programs.store import overrides_of
 from backend.scheduling.models import FacilitatorRole, GroupSession, SessionKind, SessionSeries
 from backend.scheduling.recurrence import Action, Override, expand, horizon, local_to_utc, zone
 from backend.scheduling.store import Assignment, Plan, Resource, check_facilitators, materialize
@@ -82,7 +82,7 @@ async def generate(
         overrides[day] = Override(day, Action.SKIP)
     occurrences = expand(
         series.rrule,
-        from_wall_clock(series.first_start),
+        series.first_start,
         series.duration_minutes,
         tz,
         from_day,

@@ -6,7 +6,7 @@ import enum
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.dialects.postgresql import INT8RANGE, ExcludeConstraint, Range
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -25,8 +25,8 @@ class SessionSeries(TenantBase):
     id: Mapped[uuid.UUID] = uuid_pk()
     program_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("programs.id", ondelete="CASCADE"), index=True)
     rrule: Mapped[str] = mapped_column(String(500))
-    # Local wall-clock start of the first occurrence (naive; zone is the program's).
-    first_start: Mapped[datetime] = mapped_column()
+    # Local wall-clock start of the first occurrence (naive: the zone is the program's).
+    first_start: Mapped[datetime] = mapped_column(DateTime(timezone=False))
     duration_minutes: Mapped[int]
     effective_until: Mapped[date | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,8 +1,8 @@
-"""clinic settings, programs, staff, scheduling, enrollment, waitlist
+"""clinic settings, staff and rooms, programs, scheduling, client record, enrollment, waitlist, intake
 
-Revision ID: 1ce58b922d52
+Revision ID: 04d817facaaf
 Revises: 818f640f2b92
-Create Date: 2026-11-23 18:51:03.758594
+Create Date: 2026-11-23 19:38:04.616647
 
 Tenant tree: runs in one clinic schema at a time. Never name a schema here: the runner routes
 bare names to the clinic's schema. `op` is passed in; do not import it from alembic (its module
@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql
 
 from backend.clinic.models import default_settings
 
-revision: str = "1ce58b922d52"
+revision: str = "04d817facaaf"
 down_revision: str | Sequence[str] | None = "818f640f2b92"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -51,6 +51,66 @@ def upgrade(op: Operations) -> None:
     # Existing clinics get the defaults new clinics are provisioned with.
     op.bulk_insert(clinic_settings, [default_settings()])
     op.create_table(
+        "client_coverages",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("client_id", sa.Uuid(), nullable=False),
+        sa.Column(
+            "priority",
+            sa.Enum(
+                "primary",
+                "secondary",
+                name="coverage_priority",
+                native_enum=False,
+                create_constraint=True,
+                length=30,
+            ),
+            nullable=False,
+        ),
+        sa.Column("payer_name", sa.String(length=200), nullable=False),
+        sa.Column("member_id", sa.String(length=80), nullable=False),
+        sa.Column("group_number", sa.String(length=80), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["client_id"],
+            ["clients.id"],
+            name=op.f("fk_client_coverages_client_id_clients"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_client_coverages")),
+        sa.UniqueConstraint("client_id", "priority", name=op.f("uq_client_coverages_client_id_priority")),
+    )
+    op.create_table(
+        "client_diagnoses",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("client_id", sa.Uuid(), nullable=False),
+        sa.Column("code", sa.String(length=8), nullable=False),
+        sa.Column("is_primary", sa.Boolean(), nullable=False),
+        sa.Column("noted_on", sa.Date(), nullable=False),
+        sa.Column("removed_on", sa.Date(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["client_id"],
+            ["clients.id"],
+            name=op.f("fk_client_diagnoses_client_id_clients"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_client_diagnoses")),
+    )
+    op.create_index(
+        "uq_client_diagnoses_current",
+        "client_diagnoses",
+        ["client_id", "code"],
+        unique=True,
+        postgresql_where=sa.text("removed_on IS NULL"),
+    )
+    op.create_index(
+        "uq_client_diagnoses_primary",
+        "client_diagnoses",
+        ["client_id"],
+        unique=True,
+        postgresql_where=sa.text("is_primary AND removed_on IS NULL"),
+    )
+    op.create_table(
         "client_separations",
         sa.Column("client_a", sa.Uuid(), nullable=False),
         sa.Column("client_b", sa.Uuid(), nullable=False),
@@ -75,10 +135,12 @@ def upgrade(op: Operations) -> None:
         sa.Column("name", sa.String(length=100), nullable=False),
         sa.Column("capacity", sa.Integer(), nullable=True),
         sa.Column("lane", sa.BigInteger(), nullable=False),
+        sa.Column("calendar_token_hash", sa.String(length=64), nullable=True),
         sa.ForeignKeyConstraint(
             ["lane"], ["bookable_resources.lane"], name=op.f("fk_rooms_lane_bookable_resources")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_rooms")),
+        sa.UniqueConstraint("calendar_token_hash", name=op.f("uq_rooms_calendar_token_hash")),
         sa.UniqueConstraint("lane", name=op.f("uq_rooms_lane")),
         sa.UniqueConstraint("name", name=op.f("uq_rooms_name")),
     )
@@ -91,11 +153,13 @@ def upgrade(op: Operations) -> None:
         sa.Column("max_groups_per_day", sa.Integer(), nullable=True),
         sa.Column("max_groups_per_week", sa.Integer(), nullable=True),
         sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("calendar_token_hash", sa.String(length=64), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["lane"], ["bookable_resources.lane"], name=op.f("fk_staff_lane_bookable_resources")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_staff")),
+        sa.UniqueConstraint("calendar_token_hash", name=op.f("uq_staff_calendar_token_hash")),
         sa.UniqueConstraint("lane", name=op.f("uq_staff_lane")),
         sa.UniqueConstraint("user_id", name=op.f("uq_staff_user_id")),
     )
@@ -280,11 +344,51 @@ def upgrade(op: Operations) -> None:
         postgresql_where=sa.text("status NOT IN ('graduated', 'dropped')"),
     )
     op.create_table(
+        "intake_forms",
+        sa.Column("program_id", sa.Uuid(), nullable=False),
+        sa.Column("questions", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("baseline_measures", postgresql.ARRAY(sa.String(length=40)), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["program_id"],
+            ["programs.id"],
+            name=op.f("fk_intake_forms_program_id_programs"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("program_id", name=op.f("pk_intake_forms")),
+    )
+    op.create_table(
+        "intake_responses",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("program_id", sa.Uuid(), nullable=False),
+        sa.Column("client_id", sa.Uuid(), nullable=False),
+        sa.Column("answers", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("contraindications", postgresql.ARRAY(sa.String(length=40)), nullable=False),
+        sa.Column("submitted_by", sa.Uuid(), nullable=True),
+        sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["client_id"],
+            ["clients.id"],
+            name=op.f("fk_intake_responses_client_id_clients"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["program_id"],
+            ["programs.id"],
+            name=op.f("fk_intake_responses_program_id_programs"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_intake_responses")),
+    )
+    op.create_index(
+        "ix_intake_responses_client", "intake_responses", ["client_id", "submitted_at"], unique=False
+    )
+    op.create_table(
         "session_series",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("program_id", sa.Uuid(), nullable=False),
         sa.Column("rrule", sa.String(length=500), nullable=False),
-        sa.Column("first_start", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("first_start", sa.DateTime(), nullable=False),
         sa.Column("duration_minutes", sa.Integer(), nullable=False),
         sa.Column("effective_until", sa.Date(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -317,6 +421,52 @@ def upgrade(op: Operations) -> None:
     )
     op.create_index(
         "ix_enrollment_events_enrollment", "enrollment_events", ["enrollment_id", "occurred_at"], unique=False
+    )
+    op.create_table(
+        "intake_tasks",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("client_id", sa.Uuid(), nullable=False),
+        sa.Column("program_id", sa.Uuid(), nullable=False),
+        sa.Column("intake_response_id", sa.Uuid(), nullable=True),
+        sa.Column("instrument_code", sa.String(length=40), nullable=False),
+        sa.Column("due_before", sa.DateTime(timezone=True), nullable=True),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "pending",
+                "completed",
+                "cancelled",
+                name="intake_task_status",
+                native_enum=False,
+                create_constraint=True,
+                length=30,
+            ),
+            nullable=False,
+        ),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["client_id"], ["clients.id"], name=op.f("fk_intake_tasks_client_id_clients"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["intake_response_id"],
+            ["intake_responses.id"],
+            name=op.f("fk_intake_tasks_intake_response_id_intake_responses"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["program_id"],
+            ["programs.id"],
+            name=op.f("fk_intake_tasks_program_id_programs"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_intake_tasks")),
+    )
+    op.create_index(
+        "uq_intake_tasks_pending",
+        "intake_tasks",
+        ["client_id", "program_id", "instrument_code"],
+        unique=True,
+        postgresql_where=sa.text("status = 'pending'"),
     )
     op.create_table(
         "series_exceptions",
@@ -443,6 +593,7 @@ def upgrade(op: Operations) -> None:
         sa.Column("referrer_contact", sa.String(length=320), nullable=True),
         sa.Column("offered_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("offer_expires_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_offer_expired_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("enrollment_id", sa.Uuid(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
@@ -545,6 +696,7 @@ def upgrade(op: Operations) -> None:
             nullable=False,
         ),
         sa.Column("covering_for", sa.Uuid(), nullable=True),
+        sa.Column("coverage_reason", sa.String(length=200), nullable=True),
         sa.ForeignKeyConstraint(
             ["covering_for"], ["staff.id"], name=op.f("fk_session_facilitators_covering_for_staff")
         ),
@@ -560,11 +712,23 @@ def upgrade(op: Operations) -> None:
         sa.PrimaryKeyConstraint("session_id", "staff_id", name=op.f("pk_session_facilitators")),
     )
     op.create_index("ix_session_facilitators_staff", "session_facilitators", ["staff_id"], unique=False)
+    op.add_column("clients", sa.Column("phone", sa.String(length=32), nullable=True))
+    op.add_column(
+        "clients",
+        sa.Column(
+            "emergency_contacts",
+            postgresql.JSONB(astext_type=sa.Text()),
+            server_default=sa.text("'[]'::jsonb"),
+            nullable=False,
+        ),
+    )
     # ### end Alembic commands ###
 
 
 def downgrade(op: Operations) -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    op.drop_column("clients", "emergency_contacts")
+    op.drop_column("clients", "phone")
     op.drop_index("ix_session_facilitators_staff", table_name="session_facilitators")
     op.drop_table("session_facilitators")
     op.drop_index("ix_session_attendees_client", table_name="session_attendees")
@@ -580,10 +744,17 @@ def downgrade(op: Operations) -> None:
     op.drop_index("ix_sessions_program_start", table_name="sessions")
     op.drop_table("sessions")
     op.drop_table("series_exceptions")
+    op.drop_index(
+        "uq_intake_tasks_pending", table_name="intake_tasks", postgresql_where=sa.text("status = 'pending'")
+    )
+    op.drop_table("intake_tasks")
     op.drop_index("ix_enrollment_events_enrollment", table_name="enrollment_events")
     op.drop_table("enrollment_events")
     op.drop_index(op.f("ix_session_series_program_id"), table_name="session_series")
     op.drop_table("session_series")
+    op.drop_index("ix_intake_responses_client", table_name="intake_responses")
+    op.drop_table("intake_responses")
+    op.drop_table("intake_forms")
     op.drop_index(
         "uq_enrollments_open",
         table_name="enrollments",
@@ -600,6 +771,18 @@ def downgrade(op: Operations) -> None:
     op.drop_table("staff")
     op.drop_table("rooms")
     op.drop_table("client_separations")
+    op.drop_index(
+        "uq_client_diagnoses_primary",
+        table_name="client_diagnoses",
+        postgresql_where=sa.text("is_primary AND removed_on IS NULL"),
+    )
+    op.drop_index(
+        "uq_client_diagnoses_current",
+        table_name="client_diagnoses",
+        postgresql_where=sa.text("removed_on IS NULL"),
+    )
+    op.drop_table("client_diagnoses")
+    op.drop_table("client_coverages")
     op.drop_table("clinic_settings")
     op.drop_table("bookable_resources")
     # ### end Alembic commands ###
