@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
-import httpx
+import httpx2 as httpx
 from sqlalchemy import func, select
 
 from backend.app import create_app
