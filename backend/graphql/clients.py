@@ -43,11 +43,11 @@ from backend.clients.store import (
     set_coverage,
 )
 from backend.clinic.models import ClinicSettings
-from backend.errors import FieldProblem, InputRejected
+from backend.errors import FieldProblem
 from backend.graphql.access import allow, ensure_allowed
 from backend.graphql.context import Context
 from backend.graphql.errors import InvalidInput, NotFound
-from backend.graphql.relay import Connection, Keyset, keyset_page
+from backend.graphql.relay import Connection, Keyset, keyset_page, parse_id
 from backend.graphql.transactions import Atomic
 from backend.notifications.delivery import queue_notification
 
@@ -158,17 +158,6 @@ def _uuid_or_none(value: str) -> uuid.UUID | None:
         return uuid.UUID(value)
     except ValueError:
         return None
-
-
-def parse_id(value: str, field: str) -> uuid.UUID:
-    """A UUID from an input id, plain or a relay global id; a malformed one is an input problem."""
-    plain = _uuid_or_none(value)
-    if plain is not None:
-        return plain
-    try:
-        return uuid.UUID(relay.GlobalID.from_id(value).node_id)
-    except (ValueError, TypeError):
-        raise InputRejected([FieldProblem(field, "invalid_id", "is not an id")]) from None
 
 
 def _client_loader(context: Context) -> DataLoader[uuid.UUID, Client | None]:

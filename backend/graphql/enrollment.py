@@ -25,7 +25,6 @@ from backend.enrollment.store import (
 )
 from backend.errors import InputRejected
 from backend.graphql.access import allow
-from backend.graphql.clients import parse_id
 from backend.graphql.context import Context
 from backend.graphql.enrollment_types import (
     AddDropInInput,
@@ -50,7 +49,7 @@ from backend.graphql.enrollment_types import (
     RosterEntry,
 )
 from backend.graphql.errors import BadRequest, NotFound
-from backend.graphql.relay import Connection, Keyset, keyset_page
+from backend.graphql.relay import Connection, Keyset, keyset_page, parse_id
 from backend.graphql.transactions import Atomic
 from backend.graphql.waitlist_types import WaitlistEntryNode
 from backend.waitlist.models import WaitlistEntry

@@ -18,8 +18,8 @@ from backend.errors import FieldProblem
 from backend.graphql.access import allow
 from backend.graphql.context import Context
 from backend.graphql.errors import BadRequest, InvalidInput, NotFound
+from backend.graphql.relay import parse_id
 from backend.graphql.transactions import Atomic
-from backend.graphql.waitlist_types import parse_id
 from backend.intake.models import IntakeForm, IntakeResponse, IntakeTask
 from backend.intake.rules import IntakeQuestion, QuestionKind, TaskStatus
 from backend.intake.store import form_for, responses_for, set_form, submit_intake, tasks_for

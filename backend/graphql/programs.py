@@ -15,9 +15,8 @@ from backend.errors import FieldProblem
 from backend.graphql.access import allow, ensure_allowed
 from backend.graphql.context import Context
 from backend.graphql.errors import BadRequest, InvalidInput, NotFound
-from backend.graphql.relay import Connection, Keyset, keyset_page
+from backend.graphql.relay import Connection, Keyset, keyset_page, parse_id, parse_optional_id
 from backend.graphql.scheduling_types import DoubleBooked, LoadCapExceeded, SessionType, global_id
-from backend.graphql.staff import parse_id
 from backend.graphql.transactions import Atomic
 from backend.programs.models import LevelOfCare, Modality, Program, ProgramKind
 from backend.programs.rules import ProgramDraft, Window, validate_program
@@ -207,14 +206,14 @@ class ProgramMutations:
             [Window(w.opens_on, w.closes_on) for w in input.admission_windows],
         )  # fmt: skip
         lead = parse_id(input.lead_facilitator_id, "leadFacilitatorId")
-        co = parse_id(input.cofacilitator_id, "cofacilitatorId")
-        substitute = parse_id(input.substitute_id, "substituteId")
+        co = parse_optional_id(input.cofacilitator_id, "cofacilitatorId")
+        substitute = parse_optional_id(input.substitute_id, "substituteId")
         problems = validate_program(draft) + facilitator_problems(
             lead, co, input.requires_cofacilitator, "leadFacilitatorId", "cofacilitatorId"
         )
         if problems:
             return InvalidInput.of(problems)
-        room_id = parse_id(input.room_id, "roomId")
+        room_id = parse_optional_id(input.room_id, "roomId")
         if room_id is not None and await session.get(Room, room_id) is None:
             return NotFound.of("roomId")
         staff = await staff_by_ids(session, [i for i in (lead, co, substitute) if i is not None])

@@ -17,7 +17,9 @@ from uuid import UUID
 import strawberry
 from sqlalchemy import ColumnElement, Select, bindparam, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry import relay
 
+from backend.errors import FieldProblem, InputRejected
 from backend.graphql.errors import BadRequest
 
 NodeT = TypeVar("NodeT")
@@ -116,3 +118,25 @@ async def keyset_page(
 
 def _key(row: Any, keyset: Keyset) -> list[Any]:
     return [getattr(row, column.key) for column in keyset.columns]
+
+
+def parse_id(value: str, field: str, *, in_input: bool = True) -> UUID:
+    """A UUID from a plain id or a relay global id.
+
+    A malformed one is a problem with input field `field` (answered as InvalidInput by the
+    mutation's savepoint) or, for a query argument (`in_input=False`), a BAD_USER_INPUT error.
+    """
+    try:
+        return UUID(value)
+    except ValueError:
+        pass
+    try:
+        return UUID(relay.GlobalID.from_id(value).node_id)
+    except (ValueError, TypeError):
+        if in_input:
+            raise InputRejected([FieldProblem(field, "invalid_id", "is not an id")]) from None
+        raise BadRequest(field, "is not an id") from None
+
+
+def parse_optional_id(value: str | None, field: str) -> UUID | None:
+    return None if value is None else parse_id(value, field)

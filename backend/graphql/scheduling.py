@@ -15,6 +15,7 @@ from backend.graphql.access import allow
 from backend.graphql.context import Context
 from backend.graphql.errors import BadRequest, InvalidInput, NotFound
 from backend.graphql.programs import day_range
+from backend.graphql.relay import parse_id
 from backend.graphql.scheduling_changes import (
     CancelSessionInput,
     CoverSessionInput,
@@ -36,7 +37,6 @@ from backend.graphql.scheduling_changes import (
     zone_for,
 )
 from backend.graphql.scheduling_types import DoubleBooked, LoadCapExceeded, SessionType
-from backend.graphql.staff import parse_id
 from backend.graphql.transactions import Atomic
 from backend.scheduling.models import SessionStatus
 from backend.scheduling.schedule import entries, staff_sessions

@@ -19,8 +19,8 @@ from backend.enrollment.models import SessionAttendee
 from backend.errors import FieldProblem, InputRejected
 from backend.graphql.context import Context
 from backend.graphql.errors import InvalidInput, NotFound
+from backend.graphql.relay import parse_id, parse_optional_id
 from backend.graphql.scheduling_types import DoubleBooked, LoadCapExceeded, SessionType
-from backend.graphql.staff import parse_id
 from backend.programs.models import Program
 from backend.programs.store import add_override, add_series, series_on
 from backend.scheduling.generate import generate
@@ -55,7 +55,7 @@ from backend.scheduling.store import (
     materialize,
     rebook,
 )
-from backend.staff.models import Room, StaffMember
+from backend.staff.models import Room
 from backend.staff.store import clinic_caps, staff_by_ids
 
 ActionEnum = strawberry.enum(Action, name="SeriesExceptionAction")
@@ -307,12 +307,12 @@ async def cover(context: Context, input: CoverSessionInput) -> SessionType:
     rows = {r.staff_id: r for r in await session.scalars(
         select(SessionFacilitator).where(SessionFacilitator.session_id == target.id)
     )}  # fmt: skip
-    replacing = parse_id(input.replacing_staff_id, "replacingStaffId")
+    replacing = parse_optional_id(input.replacing_staff_id, "replacingStaffId")
     if replacing is None:
         replacing = next((i for i, r in rows.items() if r.role is FacilitatorRole.LEAD), None)
     if replacing is None or replacing not in rows:
         raise MissingRecord("replacingStaffId")
-    substitute = parse_id(input.substitute_staff_id, "substituteStaffId") or (
+    substitute = parse_optional_id(input.substitute_staff_id, "substituteStaffId") or (
         program.substitute_id if program else None
     )
     if substitute is None:
@@ -361,17 +361,17 @@ async def individual(context: Context, input: IndividualSessionInput) -> Session
             [FieldProblem("roomId", "room_or_telehealth", "give a room or telehealth, not both")]
         )
     client_id = parse_id(input.client_id, "clientId")
-    if client_id is None or await session.get(Client, client_id) is None:
+    if await session.get(Client, client_id) is None:
         raise MissingRecord("clientId")
     staff_id = parse_id(input.staff_id, "staffId")
-    staff: StaffMember | None = (await staff_by_ids(session, [staff_id] if staff_id else [])).get(staff_id)  # type: ignore[arg-type]
+    staff = (await staff_by_ids(session, [staff_id])).get(staff_id)
     if staff is None:
         raise MissingRecord("staffId")
     tz = await zone_for(context, None)
     starts = instant(input.starts_at, tz)
     assignment = Assignment(staff.id, FacilitatorRole.LEAD, "staffId")
     await check_facilitators(session, [assignment], [], [starts], count_load=False)
-    room_id = parse_id(input.room_id, "roomId")
+    room_id = parse_optional_id(input.room_id, "roomId")
     resources = [Resource(staff.lane, "facilitator", staff.id, "staffId")]
     resources += await _room_resource(context, room_id, "roomId")
     occurrence = Occurrence(starts, starts + timedelta(minutes=input.minutes))

@@ -11,10 +11,11 @@ import strawberry
 from sqlalchemy import select
 from strawberry import relay
 
-from backend.errors import FieldProblem, InputRejected
+from backend.errors import FieldProblem
 from backend.graphql.access import allow, ensure_allowed
 from backend.graphql.context import Context
 from backend.graphql.errors import InvalidInput, NotFound
+from backend.graphql.relay import parse_id, parse_optional_id
 from backend.graphql.transactions import Atomic
 from backend.staff.models import Room, StaffMember
 from backend.staff.store import (
@@ -116,20 +117,6 @@ RoomResult = Annotated[RoomType | InvalidInput, strawberry.union("RoomResult")]
 FeedResult = Annotated[CalendarFeed | InvalidInput | NotFound, strawberry.union("CalendarFeedResult")]
 
 
-def parse_id(value: str | None, field: str) -> uuid.UUID | None:
-    """A UUID from an input id (plain or a relay global id); bad ones are input problems."""
-    if value is None:
-        return None
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        pass
-    try:
-        return uuid.UUID(relay.GlobalID.from_id(value).node_id)
-    except (ValueError, TypeError) as exc:
-        raise InputRejected([FieldProblem(field, "invalid_id", "is not an id")]) from exc
-
-
 def _cap_problems(day: int | None, week: int | None) -> list[FieldProblem]:
     return [
         FieldProblem(name, "too_small", "must be at least 1")
@@ -160,7 +147,7 @@ class StaffMutations:
         if problems:
             return InvalidInput.of(problems)
         session = info.context.session
-        user_id = parse_id(input.user_id, "userId")
+        user_id = parse_optional_id(input.user_id, "userId")
         if user_id is not None and await staff_for_user(session, user_id) is not None:
             return InvalidInput.of([FieldProblem("userId", "taken", "already has a staff record")])
         staff = await add_staff(
@@ -177,7 +164,7 @@ class StaffMutations:
             return InvalidInput.of([FieldProblem("credential", "invalid", "must be 1 to 40 characters")])
         session = info.context.session
         staff_id = parse_id(input.staff_id, "staffId")
-        staff = (await staff_by_ids(session, [staff_id] if staff_id else [])).get(staff_id)  # type: ignore[arg-type]
+        staff = (await staff_by_ids(session, [staff_id])).get(staff_id)
         if staff is None:
             return NotFound.of("staffId")
         await set_credential(session, staff.id, input.credential, input.expires_on)

@@ -16,7 +16,7 @@ from backend.errors import FieldProblem, InputRejected
 from backend.graphql.access import allow
 from backend.graphql.context import Context
 from backend.graphql.errors import BadRequest, InvalidInput, NotFound
-from backend.graphql.relay import Connection, Keyset, keyset_page
+from backend.graphql.relay import Connection, Keyset, keyset_page, parse_id
 from backend.graphql.transactions import Atomic
 from backend.graphql.waitlist_types import (
     AvailabilityWindowInput,
@@ -25,7 +25,6 @@ from backend.graphql.waitlist_types import (
     WaitlistEntryNode,
     WaitlistRanking,
     WaitlistStatusType,
-    parse_id,
     ranking_type,
 )
 from backend.programs.models import Program

@@ -15,11 +15,9 @@ from strawberry.scalars import JSON
 
 from backend.clients.models import Client
 from backend.clients.store import clients_by_ids
-from backend.errors import FieldProblem, InputRejected
 from backend.graphql.access import ensure_allowed
 from backend.graphql.clients import ClientNode
 from backend.graphql.context import Context
-from backend.graphql.errors import BadRequest
 from backend.waitlist.models import WaitlistEntry
 from backend.waitlist.ranking import RankedCandidate
 from backend.waitlist.rules import AvailabilityWindow, Urgency, WaitlistDetails, WaitlistStatus
@@ -27,20 +25,6 @@ from backend.waitlist.snapshot import Ranking
 
 UrgencyType = strawberry.enum(Urgency, name="Urgency")
 WaitlistStatusType = strawberry.enum(WaitlistStatus, name="WaitlistStatus")
-
-
-def parse_id(value: str, field: str, *, in_input: bool = True) -> uuid.UUID:
-    """A UUID from a plain id or a relay global id; a bad one is a field problem (or BadRequest)."""
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        pass
-    try:
-        return uuid.UUID(relay.GlobalID.from_id(value).node_id)
-    except (ValueError, TypeError):
-        if in_input:
-            raise InputRejected([FieldProblem(field, "invalid_id", "is not an id")]) from None
-        raise BadRequest(field, "is not an id") from None
 
 
 @strawberry.type(name="AvailabilityWindow")
