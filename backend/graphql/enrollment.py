@@ -7,7 +7,6 @@ and bad waitlist details are `InvalidInput` naming the field; unknown ids are `N
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import strawberry
@@ -48,7 +47,7 @@ from backend.graphql.enrollment_types import (
     RecordClinicalContactResult,
     RosterEntry,
 )
-from backend.graphql.errors import BadRequest, NotFound
+from backend.graphql.errors import NotFound
 from backend.graphql.relay import Connection, Keyset, keyset_page, parse_id
 from backend.graphql.transactions import Atomic
 from backend.graphql.waitlist_types import WaitlistEntryNode
@@ -63,13 +62,6 @@ def _not_found(rejected: InputRejected) -> NotFound | None:
     return NotFound.of(first.field) if first.code == "not_found" else None
 
 
-def _query_id(value: str, field: str) -> uuid.UUID:
-    try:
-        return parse_id(value, field)
-    except InputRejected:
-        raise BadRequest(field, "is not an id") from None
-
-
 @strawberry.type
 class EnrollmentQueries:
     @strawberry.field(permission_classes=[allow("enrollment", "read")])
@@ -82,7 +74,7 @@ class EnrollmentQueries:
         after: str | None = None,
     ) -> Connection[EnrollmentType]:
         """The program's enrollments (open ones unless `includeEnded`), by start date."""
-        stmt = roster_list(_query_id(program_id, "programId"), include_ended)
+        stmt = roster_list(parse_id(program_id, "programId", in_input=False), include_ended)
         page, connection = await keyset_page(
             info.context.session, stmt, ROSTER_ORDER, first, after, EnrollmentType.of
         )
@@ -94,7 +86,9 @@ class EnrollmentQueries:
     async def enrollment(
         self, info: strawberry.Info[Context, Any], enrollment_id: strawberry.ID
     ) -> EnrollmentType | None:
-        (found,) = await enrollments_by_ids(info.context.session, [_query_id(enrollment_id, "enrollmentId")])
+        (found,) = await enrollments_by_ids(
+            info.context.session, [parse_id(enrollment_id, "enrollmentId", in_input=False)]
+        )
         if found is None:
             return None
         info.context.audit("read", "enrollment", str(found.id), found.client_id)
@@ -105,7 +99,9 @@ class EnrollmentQueries:
         self, info: strawberry.Info[Context, Any], session_id: strawberry.ID
     ) -> list[RosterEntry]:
         """Who is expected at (or attended) one session, by name."""
-        rows = await roster.session_roster(info.context.session, _query_id(session_id, "sessionId"))
+        rows = await roster.session_roster(
+            info.context.session, parse_id(session_id, "sessionId", in_input=False)
+        )
         for row in rows:
             info.context.audit("read", "session_attendee", str(row.session_id), row.client_id)
         return [RosterEntry.of(r) for r in rows]
@@ -113,7 +109,7 @@ class EnrollmentQueries:
     @strawberry.field(permission_classes=[allow("enrollment", "read")])
     async def program_census(self, info: strawberry.Info[Context, Any], program_id: strawberry.ID) -> Census:
         """Counts only (no member is named): enrolled = active + on hold; billable = active."""
-        result = await program_census(info.context.session, _query_id(program_id, "programId"))
+        result = await program_census(info.context.session, parse_id(program_id, "programId", in_input=False))
         return Census(
             enrolled=result.enrolled,
             active=result.active,
