@@ -7,7 +7,8 @@ and bad waitlist details are `InvalidInput` naming the field; unknown ids are `N
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 import strawberry
 
@@ -53,13 +54,19 @@ from backend.graphql.transactions import Atomic
 from backend.graphql.waitlist_types import WaitlistEntryNode
 from backend.waitlist.models import WaitlistEntry
 
+T = TypeVar("T")
 ROSTER_ORDER = Keyset((Enrollment.starts_on, Enrollment.id))
 
 
-def _not_found(rejected: InputRejected) -> NotFound | None:
+async def _or_not_found(work: Awaitable[T]) -> T | NotFound:
     """An id the store could not find becomes NotFound naming it; other problems stay InvalidInput."""
-    first = rejected.problems[0]
-    return NotFound.of(first.field) if first.code == "not_found" else None
+    try:
+        return await work
+    except InputRejected as rejected:
+        first = rejected.problems[0]
+        if first.code != "not_found":
+            raise
+        return NotFound.of(first.field)
 
 
 @strawberry.type
@@ -127,8 +134,8 @@ class EnrollmentMutations:
     ) -> EnrollClientResult:
         principal = info.context.require_principal()
         session = info.context.session
-        try:
-            result = await enroll(
+        result = await _or_not_found(
+            enroll(
                 session,
                 program_id=parse_id(input.program_id, "programId"),
                 client_id=parse_id(input.client_id, "clientId"),
@@ -136,11 +143,9 @@ class EnrollmentMutations:
                 actor_user_id=principal.user_id,
                 waitlist=input.waitlist.to_details() if input.waitlist is not None else None,
             )
-        except InputRejected as rejected:
-            missing = _not_found(rejected)
-            if missing is None:
-                raise
-            return missing
+        )
+        if isinstance(result, NotFound):
+            return result
         if isinstance(result, Enrolled):
             enrollment = await session.get_one(Enrollment, result.enrollment_id)
             info.context.audit("create", "enrollment", str(enrollment.id), enrollment.client_id)
@@ -155,8 +160,8 @@ class EnrollmentMutations:
     ) -> EnrollmentChangeResult:
         """Graduated and dropped are final and take the member off sessions after `effectiveOn`."""
         principal = info.context.require_principal()
-        try:
-            enrollment = await change_status(
+        enrollment = await _or_not_found(
+            change_status(
                 info.context.session,
                 enrollment_id=parse_id(input.enrollment_id, "enrollmentId"),
                 to=EnrollmentStatus(input.to),
@@ -164,11 +169,9 @@ class EnrollmentMutations:
                 reason=input.reason,
                 actor_user_id=principal.user_id,
             )
-        except InputRejected as rejected:
-            missing = _not_found(rejected)
-            if missing is None:
-                raise
-            return missing
+        )
+        if isinstance(enrollment, NotFound):
+            return enrollment
         info.context.audit("update", "enrollment", str(enrollment.id), enrollment.client_id)
         return EnrollmentChanged(enrollment=EnrollmentType.of(enrollment))
 
@@ -178,18 +181,16 @@ class EnrollmentMutations:
     ) -> EnrollmentChangeResult:
         """The member stays on sessions up to `endsOn` and leaves the later ones."""
         principal = info.context.require_principal()
-        try:
-            enrollment = await end_enrollment(
+        enrollment = await _or_not_found(
+            end_enrollment(
                 info.context.session,
                 enrollment_id=parse_id(input.enrollment_id, "enrollmentId"),
                 ends_on=input.ends_on,
                 actor_user_id=principal.user_id,
             )
-        except InputRejected as rejected:
-            missing = _not_found(rejected)
-            if missing is None:
-                raise
-            return missing
+        )
+        if isinstance(enrollment, NotFound):
+            return enrollment
         info.context.audit("update", "enrollment", str(enrollment.id), enrollment.client_id)
         return EnrollmentChanged(enrollment=EnrollmentType.of(enrollment))
 
@@ -203,13 +204,9 @@ class EnrollmentMutations:
             for i, e in enumerate(input.entries)
         ]
         session_id = parse_id(input.session_id, "sessionId")
-        try:
-            rows = await roster.record_attendance(info.context.session, session_id, marks)
-        except InputRejected as rejected:
-            missing = _not_found(rejected)
-            if missing is None:
-                raise
-            return missing
+        rows = await _or_not_found(roster.record_attendance(info.context.session, session_id, marks))
+        if isinstance(rows, NotFound):
+            return rows
         for row in rows:
             info.context.audit("update", "attendance", str(session_id), row.client_id)
         return AttendanceRecorded(
@@ -222,19 +219,17 @@ class EnrollmentMutations:
     ) -> RecordClinicalContactResult:
         """A call, an individual session or outreach that reached the member (resets the absence rule)."""
         principal = info.context.require_principal()
-        try:
-            contact = await roster.record_clinical_contact(
+        contact = await _or_not_found(
+            roster.record_clinical_contact(
                 info.context.session,
                 client_id=parse_id(input.client_id, "clientId"),
                 occurred_at=input.occurred_at,
                 kind=ContactKind(input.kind).value,
                 user_id=principal.user_id,
             )
-        except InputRejected as rejected:
-            missing = _not_found(rejected)
-            if missing is None:
-                raise
-            return missing
+        )
+        if isinstance(contact, NotFound):
+            return contact
         info.context.audit("create", "clinical_contact", str(contact.id), contact.client_id)
         return ClinicalContactRecorded(
             id=strawberry.ID(str(contact.id)),
@@ -248,16 +243,14 @@ class EnrollmentMutations:
         self, info: strawberry.Info[Context, Any], input: AddDropInInput
     ) -> AddDropInResult:
         """Adds a client to this one session only, without an enrollment."""
-        try:
-            row = await roster.add_drop_in(
+        row = await _or_not_found(
+            roster.add_drop_in(
                 info.context.session,
                 parse_id(input.session_id, "sessionId"),
                 parse_id(input.client_id, "clientId"),
             )
-        except InputRejected as rejected:
-            missing = _not_found(rejected)
-            if missing is None:
-                raise
-            return missing
+        )
+        if isinstance(row, NotFound):
+            return row
         info.context.audit("create", "session_attendee", str(row.session_id), row.client_id)
         return DropInAdded(session_id=strawberry.ID(str(row.session_id)), entry=RosterEntry.of(row))
