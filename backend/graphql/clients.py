@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 import strawberry
 from strawberry import relay
@@ -42,7 +41,7 @@ from backend.clients.store import (
     remove_diagnosis,
     set_coverage,
 )
-from backend.clinic.models import ClinicSettings
+from backend.clinic.store import clinic_today
 from backend.errors import FieldProblem
 from backend.graphql.access import allow, ensure_allowed
 from backend.graphql.context import Context
@@ -292,12 +291,6 @@ def _coverage(item: CoverageInput) -> CoverageDraft:
     return CoverageDraft(item.payer_name, item.member_id, item.group_number, CoveragePriority(item.priority))
 
 
-async def clinic_today(context: Context) -> date:
-    """Today where the clinic is (a diagnosis noted this evening in California is noted today)."""
-    settings = await context.session.get_one(ClinicSettings, 1)
-    return datetime.now(ZoneInfo(settings.timezone)).date()
-
-
 async def _client(info: strawberry.Info[Context, Any], value: str, field: str = "clientId") -> Client | None:
     (client,) = await load_clients(info, [parse_id(value, field)])
     return client
@@ -336,7 +329,7 @@ class ClientMutations:
             input.phone,
             _contacts(input.emergency_contacts),
         )
-        today = await clinic_today(info.context)
+        today = await clinic_today(info.context.session)
         diagnoses = [_diagnosis(d) for d in input.diagnoses]
         coverages = [_coverage(c) for c in input.coverages]
         problems = validate_client(draft, today)
@@ -373,7 +366,7 @@ class ClientMutations:
             if input.emergency_contacts in (strawberry.UNSET, None)
             else _contacts(input.emergency_contacts or []),
         )
-        problems = validate_client(draft, await clinic_today(info.context))
+        problems = validate_client(draft, await clinic_today(info.context.session))
         if problems:
             return InvalidInput.of(problems)
         apply_draft(client, draft)
@@ -390,7 +383,7 @@ class ClientMutations:
         if client is None:
             return NotFound.of("clientId")
         draft = _diagnosis(input.diagnosis)
-        problems = validate_diagnosis("diagnosis", draft, await clinic_today(info.context))
+        problems = validate_diagnosis("diagnosis", draft, await clinic_today(info.context.session))
         if problems:
             return InvalidInput.of(problems)
         row = await add_diagnosis(info.context.session, client.id, draft, "diagnosis.code")
@@ -402,7 +395,7 @@ class ClientMutations:
         self, info: strawberry.Info[Context, Any], input: RemoveDiagnosisInput
     ) -> ClientChangeResult:
         """The diagnosis stops being current on `removedOn` (today by default); its history stays."""
-        removed_on = input.removed_on or await clinic_today(info.context)
+        removed_on = input.removed_on or await clinic_today(info.context.session)
         session = info.context.session
         row = await session.get(ClientDiagnosis, parse_id(input.diagnosis_id, "diagnosisId"))
         if row is None or row.removed_on is not None:

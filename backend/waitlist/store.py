@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.clinic.models import ClinicSettings
+from backend.clinic.store import clinic_today
 from backend.errors import FieldProblem, InputRejected
 from backend.waitlist.models import WaitlistEntry
 from backend.waitlist.rules import (
@@ -22,13 +21,6 @@ from backend.waitlist.rules import (
 
 OPEN_STATUSES = (WaitlistStatus.WAITING, WaitlistStatus.OFFERED)
 ALREADY_WAITING = FieldProblem("clientId", "already_waiting", "is already on this program's waitlist")
-
-
-async def clinic_today(session: AsyncSession) -> date:
-    """Today's date in the clinic's time zone (the date a referral is added on)."""
-    settings = await session.get(ClinicSettings, 1)
-    zone = ZoneInfo(settings.timezone) if settings is not None else None
-    return datetime.now(zone).date()
 
 
 async def open_entry(
