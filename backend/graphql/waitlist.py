@@ -141,8 +141,8 @@ class WaitlistQueries:
         if program is None:
             raise BadRequest("programId", "does not name a program in this clinic")
         now = utcnow()
-        ranking = await session.run_sync(lambda sync: load_ranking(sync, program, now))
-        shown = ranking.ranked[:first]
+        ranking = await session.run_sync(lambda sync: load_ranking(sync, program, now, limit=first))
+        shown = ranking.ranked
         ids = [r.candidate.entry_id for r in shown]
         entries = {
             e.id: e for e in await session.scalars(select(WaitlistEntry).where(WaitlistEntry.id.in_(ids)))

@@ -211,6 +211,6 @@ def ranking_type(
     return WaitlistRanking(
         open_places=ranking.open_places,
         admissions_per_week=round(ranking.admissions_per_week, 3),
-        waiting=len(ranking.ranked),
+        waiting=ranking.waiting,
         candidates=candidates,
     )

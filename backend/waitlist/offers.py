@@ -70,10 +70,11 @@ def offer_open_slot(session: Session, payload: Payload) -> None:
         return
     now = utcnow()
     lapsed = expire_offers(session, program_id, now)
-    ranking = load_ranking(session, program, now)
+    # An offer that just lapsed goes to the next candidate, not back to the same client.
+    ranking = load_ranking(session, program, now, limit=1, exclude=lapsed)
     if ranking.open_places <= 0:
         return
-    top = next((r for r in ranking.ranked if r.eligible and r.candidate.entry_id not in lapsed), None)
+    top = next((r for r in ranking.ranked if r.eligible), None)
     if top is None:
         log.info("waitlist slot in program %s: no eligible candidate", program_id)
         return

@@ -28,6 +28,10 @@ Blocking (ineligible): a contraindication recorded by the program's screening (e
 psychosis, acute suicidality in a process group); a do-not-group-together separation from a
 current or incoming member; the program's cap on high-acuity members already reached.
 Ties: higher score first, then longer wait (earlier added_on), then entry id.
+
+Points are kept in whole cents, each component rounded half up, so a score is an exact sum and
+PostgreSQL can order 5,000 entries by the same numbers and return only the top ones
+(backend.waitlist.ranking_query; a test holds the two to the same order).
 """
 
 from __future__ import annotations
@@ -154,45 +158,46 @@ def session_slots(spans: Iterable[tuple[datetime, datetime]], timezone: str) -> 
 def rank(candidates: Sequence[Candidate], program: ProgramContext, today: date) -> list[RankedCandidate]:
     """Every candidate scored: eligible ones ranked first, then the ineligible ones with the reason.
 
-    A score is the sum of the components `explain` itemizes, each rounded to 2 decimals, computed
-    by the same functions (the explanation is built only for the candidates someone looks at).
+    A score is the sum of the components `explain` itemizes, each in whole cents of a point
+    (rounded half up) so the sum is exact and PostgreSQL orders by the same numbers
+    (backend.waitlist.ranking_query). The explanation is built only for the candidates someone looks at.
     """
     today_ordinal = today.toordinal()
-    shared = round(_newcomer_points(program), 2)
-    acuity = {False: ACUITY_MIX_POINTS, True: round(_acuity_points(program), 2)}
-    separated = _separated_clients(program)
-    cap_reached = (
-        program.max_high_acuity is not None and program.high_acuity_members >= program.max_high_acuity
-    )
+    shared = newcomer_cents(program)
+    acuity = {False: ACUITY_MIX_POINTS * 100, True: acuity_cents(program)}
+    separated = separated_clients(program)
+    cap_reached = acuity_cap_reached(program)
     prefixes = program.fit_prefixes
     slots = program.session_slots
     # Candidates share diagnoses, windows and dates: memoize each component's points by its input.
-    fit: dict[tuple[str, ...], float] = {}
-    available: dict[tuple[AvailabilityWindow, ...], float] = {}
-    waited: dict[date, float] = {}
+    fit: dict[tuple[str, ...], int] = {}
+    available: dict[tuple[AvailabilityWindow, ...], int] = {}
+    waited: dict[date, int] = {}
     scored = []
     for c in candidates:
         f = fit.get(c.diagnoses)
         if f is None:
-            f = fit[c.diagnoses] = _fit_points(c.diagnoses, prefixes)
+            f = fit[c.diagnoses] = _fit_points(c.diagnoses, prefixes) * 100
         a = available.get(c.availability)
         if a is None:
-            a = available[c.availability] = round(_availability_points(c.availability, slots)[0], 2)
+            a = available[c.availability] = _availability_cents(c.availability, slots)[0]
         w = waited.get(c.added_on)
         if w is None:
-            w = waited[c.added_on] = round(_waiting_points(today_ordinal - c.added_on.toordinal()), 2)
-        score = round(f + a + URGENCY_POINTS[c.urgency] + w + shared + acuity[c.high_acuity], 2)
+            w = waited[c.added_on] = _waiting_cents(today_ordinal - c.added_on.toordinal())
+        total = f + a + URGENCY_POINTS[c.urgency] * 100 + w + shared + acuity[c.high_acuity]
         blocked: tuple[str, ...] = ()
         if c.contraindications or (cap_reached and c.high_acuity) or (separated and c.client_id in separated):
             blocked = _blocked_by(c, program)
-        scored.append((bool(blocked), -score, c.added_on, c.entry_id, c, score, blocked))
+        scored.append((bool(blocked), -total, c.added_on, c.entry_id, c, total, blocked))
     scored.sort(key=lambda s: s[:4])
     ranked = []
     position = 0
-    for is_blocked, _, _, _, c, score, blocked in scored:
+    for is_blocked, _, _, _, c, total, blocked in scored:
         if not is_blocked:
             position += 1
-        ranked.append(RankedCandidate(c, score, None if is_blocked else position, blocked, program, today))
+        ranked.append(
+            RankedCandidate(c, total / 100, None if is_blocked else position, blocked, program, today)
+        )
     return ranked
 
 
@@ -211,7 +216,7 @@ def explain(candidate: Candidate, program: ProgramContext, today: date) -> tuple
 # -- points (the scoring path) and components (the explanation) share these -------------------
 
 
-def _fit_points(diagnoses: tuple[str, ...], prefixes: tuple[str, ...]) -> float:
+def _fit_points(diagnoses: tuple[str, ...], prefixes: tuple[str, ...]) -> int:
     if not prefixes:
         return FIT_POINTS
     if not diagnoses:
@@ -219,38 +224,43 @@ def _fit_points(diagnoses: tuple[str, ...], prefixes: tuple[str, ...]) -> float:
     return FIT_POINTS if any(d.startswith(prefixes) for d in diagnoses) else 0
 
 
-def _availability_points(
+def cents(numerator: int, denominator: int) -> int:
+    """numerator / denominator rounded half up: integer arithmetic, so SQL computes the same."""
+    return (2 * numerator + denominator) // (2 * denominator)
+
+
+def _availability_cents(
     windows: tuple[AvailabilityWindow, ...], slots: tuple[SessionSlot, ...]
-) -> tuple[float, int]:
-    """(points, session times covered)."""
+) -> tuple[int, int]:
+    """(points in cents, session times covered); a slot is covered when one window holds it."""
     if not slots or not windows:
-        return AVAILABILITY_UNKNOWN_POINTS, 0
-    covered = 0
-    for slot in slots:
-        for w in windows:
-            if w.weekday == slot.weekday and w.start <= slot.start and slot.end <= w.end:
-                covered += 1
-                break
-    return AVAILABILITY_POINTS * covered / len(slots), covered
+        return AVAILABILITY_UNKNOWN_POINTS * 100, 0
+    covered = sum(1 for slot in slots if any(w.covers(slot.weekday, slot.start, slot.end) for w in windows))
+    return cents(AVAILABILITY_POINTS * 100 * covered, len(slots)), covered
 
 
-def _waiting_points(days: int) -> float:
-    return WAITING_POINTS * min(max(days, 0), WAITING_FULL_DAYS) / WAITING_FULL_DAYS
+def _waiting_cents(days: int) -> int:
+    return cents(WAITING_POINTS * 100 * min(max(days, 0), WAITING_FULL_DAYS), WAITING_FULL_DAYS)
 
 
-def _newcomer_points(program: ProgramContext) -> float:
+def newcomer_cents(program: ProgramContext) -> int:
     cap = program.max_new_members_per_session or DEFAULT_MAX_NEW_MEMBERS
-    return NEWCOMER_POINTS * max(1 - program.new_members / cap, 0)
+    return cents(NEWCOMER_POINTS * 100 * max(cap - program.new_members, 0), cap)
 
 
-def _acuity_points(program: ProgramContext) -> float:
+def acuity_cents(program: ProgramContext) -> int:
     """Points of a high-acuity candidate (others get the full ACUITY_MIX_POINTS)."""
     cap = program.max_high_acuity if program.max_high_acuity is not None else DEFAULT_HIGH_ACUITY_SHARE
-    return ACUITY_MIX_POINTS * max(1 - program.high_acuity_members / cap, 0) if cap else 0
+    return cents(ACUITY_MIX_POINTS * 100 * max(cap - program.high_acuity_members, 0), cap) if cap else 0
 
 
-def _separated_clients(program: ProgramContext) -> frozenset[uuid.UUID]:
+def separated_clients(program: ProgramContext) -> frozenset[uuid.UUID]:
+    """Clients kept out because they must not share a group with a current member or offer holder."""
     return frozenset(client for client, others in program.separations.items() if others & program.member_ids)
+
+
+def acuity_cap_reached(program: ProgramContext) -> bool:
+    return program.max_high_acuity is not None and program.high_acuity_members >= program.max_high_acuity
 
 
 def _fit(candidate: Candidate, program: ProgramContext) -> ScoreComponent:
@@ -268,14 +278,14 @@ def _fit(candidate: Candidate, program: ProgramContext) -> ScoreComponent:
 
 
 def _availability(candidate: Candidate, program: ProgramContext) -> ScoreComponent:
-    points, covered = _availability_points(candidate.availability, program.session_slots)
+    points, covered = _availability_cents(candidate.availability, program.session_slots)
     if not program.session_slots:
         reason = "no sessions scheduled yet"
     elif not candidate.availability:
         reason = "no availability recorded"
     else:
         reason = f"available for {covered} of {len(program.session_slots)} session times"
-    return ScoreComponent("availability", round(points, 2), AVAILABILITY_POINTS, reason)
+    return ScoreComponent("availability", points / 100, AVAILABILITY_POINTS, reason)
 
 
 def _urgency(candidate: Candidate) -> ScoreComponent:
@@ -287,7 +297,7 @@ def _urgency(candidate: Candidate) -> ScoreComponent:
 
 def _waiting(candidate: Candidate, today: date) -> ScoreComponent:
     days = (today - candidate.added_on).days
-    points = round(_waiting_points(days), 2)
+    points = _waiting_cents(days) / 100
     return ScoreComponent("waiting", points, WAITING_POINTS, f"waiting {max(days, 0)} days")
 
 
@@ -297,7 +307,7 @@ def _newcomers(program: ProgramContext) -> ScoreComponent:
     reason = f"{joining} new members already joining (at most {cap} at a time)"
     if joining >= cap:
         reason = f"{joining} new members already joining: newcomer cap {cap} reached"
-    return ScoreComponent("newcomers", round(_newcomer_points(program), 2), NEWCOMER_POINTS, reason)
+    return ScoreComponent("newcomers", newcomer_cents(program) / 100, NEWCOMER_POINTS, reason)
 
 
 def _acuity_mix(candidate: Candidate, program: ProgramContext) -> ScoreComponent:
@@ -305,7 +315,7 @@ def _acuity_mix(candidate: Candidate, program: ProgramContext) -> ScoreComponent
         return ScoreComponent("acuity_mix", ACUITY_MIX_POINTS, ACUITY_MIX_POINTS, "not high-acuity")
     cap = program.max_high_acuity if program.max_high_acuity is not None else DEFAULT_HIGH_ACUITY_SHARE
     reason = f"high-acuity; {program.high_acuity_members} high-acuity members (cap {cap})"
-    return ScoreComponent("acuity_mix", round(_acuity_points(program), 2), ACUITY_MIX_POINTS, reason)
+    return ScoreComponent("acuity_mix", acuity_cents(program) / 100, ACUITY_MIX_POINTS, reason)
 
 
 def _blocked_by(candidate: Candidate, program: ProgramContext) -> tuple[str, ...]:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from backend.enrollment.models import Enrollment, EnrollmentStatus
@@ -31,6 +31,7 @@ from backend.waitlist.ranking import (
     rank,
     session_slots,
 )
+from backend.waitlist.ranking_query import CANDIDATE_COLUMNS, top_entries, waiting_entries
 from backend.waitlist.rules import AvailabilityWindow, Urgency, WaitlistStatus
 
 #: Members whose enrollment started this recently (or starts later) are still "new" to the group.
@@ -53,6 +54,8 @@ class Ranking:
     admissions_per_week: float
     #: Places neither held by an active member nor reserved by an unexpired offer.
     open_places: int
+    #: WAITING entries in all (`ranked` holds only the first ones when a limit was asked).
+    waiting: int
 
     def estimate(self, ranked: RankedCandidate) -> WaitEstimate:
         return estimate_wait(ranked.rank, self.admissions_per_week)
@@ -66,8 +69,18 @@ def program_fit_prefixes(fit_criteria: dict[str, object]) -> tuple[str, ...]:
     return tuple(str(v).strip().upper() for v in values if str(v).strip())
 
 
-def load_ranking(session: Session, program: Program, now: datetime) -> Ranking:
-    """Rank the program's WAITING entries for its next open place."""
+def load_ranking(
+    session: Session,
+    program: Program,
+    now: datetime,
+    limit: int | None = None,
+    exclude: Collection[uuid.UUID] = (),
+) -> Ranking:
+    """Rank the program's WAITING entries (but `exclude`) for its next open place.
+
+    With a `limit`, PostgreSQL orders the entries and only the first `limit` are loaded and
+    scored (backend.waitlist.ranking_query); without one, every entry is.
+    """
     zone = ZoneInfo(program.timezone)
     today = now.astimezone(zone).date()
     members = session.execute(
@@ -78,8 +91,12 @@ def load_ranking(session: Session, program: Program, now: datetime) -> Ranking:
     enrollment_ids = [m.id for m in members]
     high_acuity_enrollments = set(
         session.scalars(
+            # Placed entries only (an accepted offer places the entry): the status index finds them.
             select(WaitlistEntry.enrollment_id).where(
-                WaitlistEntry.enrollment_id.in_(enrollment_ids), WaitlistEntry.high_acuity.is_(True)
+                WaitlistEntry.program_id == program.id,
+                WaitlistEntry.status == WaitlistStatus.PLACED,
+                WaitlistEntry.enrollment_id.in_(enrollment_ids),
+                WaitlistEntry.high_acuity.is_(True),
             )
         )
         if enrollment_ids
@@ -104,7 +121,15 @@ def load_ranking(session: Session, program: Program, now: datetime) -> Ranking:
         max_new_members_per_session=program.max_new_members_per_session,
         separations=_separations(session, member_ids),
     )
-    candidates = load_candidates(session, program.id)
+    if limit is None:
+        candidates = load_candidates(session, program.id, exclude)
+        waiting: int | None = len(candidates)
+    else:
+        rows = session.connection().execute(top_entries(program.id, context, today, limit, exclude)).all()
+        candidates = candidates_of(rows)
+        waiting = session.scalar(
+            select(func.count()).select_from(WaitlistEntry).where(*waiting_entries(program.id, exclude))
+        )
     admissions = session.scalars(
         select(Enrollment.starts_on).where(
             Enrollment.program_id == program.id,
@@ -125,26 +150,20 @@ def load_ranking(session: Session, program: Program, now: datetime) -> Ranking:
         ranked=rank(candidates, context, today),
         admissions_per_week=placement_rate(admissions, today),
         open_places=max(program.capacity - active - len(offers), 0),
+        waiting=int(waiting or 0),
     )
 
 
-def candidate_rows(program_id: uuid.UUID) -> Select[*tuple[Any, ...]]:
-    """The columns the ranking reads, of the program's WAITING entries."""
-    return select(
-        WaitlistEntry.id,
-        WaitlistEntry.client_id,
-        WaitlistEntry.added_on,
-        WaitlistEntry.urgency,
-        WaitlistEntry.diagnoses,
-        WaitlistEntry.availability,
-        WaitlistEntry.contraindications,
-        WaitlistEntry.high_acuity,
-    ).where(WaitlistEntry.program_id == program_id, WaitlistEntry.status == WaitlistStatus.WAITING)
-
-
-def load_candidates(session: Session, program_id: uuid.UUID) -> list[Candidate]:
+def load_candidates(
+    session: Session, program_id: uuid.UUID, exclude: Collection[uuid.UUID] = ()
+) -> list[Candidate]:
+    stmt = select(*CANDIDATE_COLUMNS).where(*waiting_entries(program_id, exclude))
     # Core, not ORM, execution: rows need no identity map (a third of the load time at 5,000).
-    rows = session.connection().execute(candidate_rows(program_id)).all()
+    return candidates_of(session.connection().execute(stmt).all())
+
+
+def candidates_of(rows: Sequence[Sequence[Any]]) -> list[Candidate]:
+    """Candidates from rows of `CANDIDATE_COLUMNS`."""
     windows: dict[tuple[object, ...], AvailabilityWindow] = {}
 
     def parsed(stored: list[dict[str, object]] | None) -> tuple[AvailabilityWindow, ...]:
