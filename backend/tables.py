@@ -6,6 +6,7 @@ from backend.clients import models as clients_models
 from backend.clinic import models as clinic_models
 from backend.compliance import audit
 from backend.database import SharedBase, TenantBase
+from backend.documentation import models as documentation_models
 from backend.enrollment import models as enrollment_models
 from backend.identity import models as identity_models
 from backend.intake import models as intake_models
@@ -14,6 +15,7 @@ from backend.programs import models as programs_models
 from backend.scheduling import models as scheduling_models
 from backend.staff import models as staff_models
 from backend.tenants import models as tenants_models
+from backend.treatment import models as treatment_models
 from backend.waitlist import models as waitlist_models
 from backend.workers import outbox
 
@@ -23,6 +25,7 @@ __all__ = [
     "audit",
     "clients_models",
     "clinic_models",
+    "documentation_models",
     "enrollment_models",
     "identity_models",
     "intake_models",
@@ -32,5 +35,6 @@ __all__ = [
     "scheduling_models",
     "staff_models",
     "tenants_models",
+    "treatment_models",
     "waitlist_models",
 ]

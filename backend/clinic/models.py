@@ -16,6 +16,11 @@ class ClinicSettings(TenantBase):
         CheckConstraint("id = 1", name="single_row"),
         CheckConstraint("absence_threshold >= 2", name="absence_threshold"),
         CheckConstraint("max_groups_per_day > 0 AND max_groups_per_week > 0", name="load_caps"),
+        CheckConstraint(
+            "note_similarity_warn > 0 AND note_similarity_warn <= note_similarity_block "
+            "AND note_similarity_block <= 1",
+            name="note_similarity",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
@@ -27,6 +32,9 @@ class ClinicSettings(TenantBase):
     # Facilitator load caps (clinical directors commonly cap 4 groups a day, 12 a week).
     max_groups_per_day: Mapped[int]
     max_groups_per_week: Mapped[int]
+    # Individuality check of member sections (backend.documentation.individuality): warn, block.
+    note_similarity_warn: Mapped[float]
+    note_similarity_block: Mapped[float]
 
 
 def default_settings() -> dict[str, object]:
@@ -38,4 +46,6 @@ def default_settings() -> dict[str, object]:
         "auto_drop_absent_members": False,
         "max_groups_per_day": 4,
         "max_groups_per_week": 12,
+        "note_similarity_warn": 0.8,
+        "note_similarity_block": 0.95,
     }

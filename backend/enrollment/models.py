@@ -80,6 +80,13 @@ class SessionAttendee(TenantBase):
     # None for a drop-in added to this session only.
     enrollment_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("enrollments.id", ondelete="CASCADE"))
     attendance: Mapped[Attendance | None] = mapped_column(text_enum(Attendance, "attendance"))
+    # Late arrival / early departure (backend.documentation.presence) and the minutes they leave.
+    arrived_at: Mapped[datetime | None]
+    departed_at: Mapped[datetime | None]
+    minutes_attended: Mapped[int | None]
+    # Removed from a final record by an amendment (the member's section stays, marked).
+    removed_at: Mapped[datetime | None]
+    removal_reason: Mapped[str | None] = mapped_column(String(200))
 
 
 class ClinicalContact(TenantBase):

@@ -36,6 +36,8 @@ class StaffMember(TenantBase):
     max_groups_per_day: Mapped[int | None]
     max_groups_per_week: Mapped[int | None]
     active: Mapped[bool] = mapped_column(default=True)
+    # A trainee's supervisor: co-signs their notes and may read the sessions they facilitate.
+    supervisor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff.id"))
     # SHA-256 of the secret in this staff member's calendar feed URL (the secret is shown once).
     calendar_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
