@@ -23,6 +23,15 @@ class Authorizer:
     def _allowed_for_role(self, role: str, resource: str, action: str) -> bool:
         return bool(self._enforcer.enforce(role, resource, action))
 
+    def allowed_as(self, roles: tuple[str, ...], resource: str, action: str, relation: str) -> bool:
+        """May a caller holding these roles, related to the resource this way, do the action (p2 rules)?"""
+        return any(self._allowed_as_role(role, resource, action, relation) for role in roles)
+
+    @lru_cache(maxsize=4096)  # noqa: B019 - as above
+    def _allowed_as_role(self, role: str, resource: str, action: str, relation: str) -> bool:
+        context = self._enforcer.new_enforce_context("2")
+        return bool(self._enforcer.enforce(context, role, resource, action, relation))
+
     def known(self, resource: str, action: str) -> bool:
         """Whether any rule names this resource and action (guards against typos in resolvers)."""
         return any(rule[1] == resource and rule[2] == action for rule in self._enforcer.get_policy())

@@ -36,8 +36,6 @@ class Client(TenantBase):
     emergency_contacts: Mapped[list[dict[str, str]]] = mapped_column(
         JSONB, default=list, server_default=text("'[]'::jsonb")
     )
-    # The platform user a client signs in as on mobile (role client): their own attendance only.
-    user_id: Mapped[uuid.UUID | None] = mapped_column(unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -10,13 +10,16 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.clients.models import Client
 from backend.database import utcnow
+from backend.documentation.presence import Mark, mark_problems, minutes_attended, session_time_problems
+from backend.documentation.signoff import edit_problems
+from backend.documentation.store import load_state
 from backend.enrollment.absences import ATTENDANCE_RECORDED, CONTACT_RECORDED
-from backend.enrollment.models import Attendance, ClinicalContact, SessionAttendee
+from backend.enrollment.models import ClinicalContact, SessionAttendee
 from backend.enrollment.rules import ContactKind, attendance_problems
 from backend.errors import FieldProblem, InputRejected
 from backend.programs.models import Program
@@ -24,6 +27,7 @@ from backend.scheduling.models import GroupSession, SessionStatus
 from backend.staff.models import StaffMember
 from backend.workers.outbox import add_message
 
+_NOBODY = uuid.UUID(int=0)
 # A contact time a few minutes ahead is clock skew between devices, not a future contact.
 CLOCK_SKEW = timedelta(minutes=5)
 
@@ -39,25 +43,53 @@ async def session_roster(session: AsyncSession, session_id: uuid.UUID) -> list[S
 
 
 async def record_attendance(
-    session: AsyncSession, session_id: uuid.UUID, marks: list[tuple[uuid.UUID, Attendance]]
+    session: AsyncSession,
+    session_id: uuid.UUID,
+    marks: list[Mark],
+    *,
+    started_at: datetime | None = None,
+    ended_at: datetime | None = None,
+    staff_id: uuid.UUID | None = None,
 ) -> list[SessionAttendee]:
-    """Mark every roster member of a session that has started and is not cancelled."""
+    """Mark every roster member of a session that has started and is not cancelled, once per save.
+
+    Arrival and departure times must fall inside the session (its recorded start and stop, else
+    the scheduled ones); minutes attended are stored with the mark. Attendance is part of what
+    every signature attests, so it is frozen once anyone has signed the record.
+    """
     group_session = await _locked_session(session, session_id)
     if group_session.status == SessionStatus.CANCELLED:
         raise InputRejected([FieldProblem("sessionId", "session_cancelled", "the session was cancelled")])
     if group_session.starts_at > utcnow():
         raise InputRejected([FieldProblem("sessionId", "not_started", "the session has not started yet")])
-    roster = await session_roster(session, session_id)
-    problems = attendance_problems({a.client_id for a in roster}, [client_id for client_id, _ in marks])
+    state = await load_state(session, session_id, lock=True)
+    if state.signatures:
+        # Attendance is shared content: any signature freezes it (the editor's id only words the reason).
+        raise InputRejected(
+            edit_problems(state.record.status, state.signed, staff_id or _NOBODY, shared=True)
+        )
+    roster = [a for a in state.roster if a.removed_at is None]
+    problems = attendance_problems({a.client_id for a in roster}, [uuid.UUID(m.client_key) for m in marks])
+    if started_at is not None or ended_at is not None:
+        problems += session_time_problems(
+            started_at or group_session.starts_at, ended_at or group_session.ends_at, group_session.starts_at
+        )
     if problems:
         raise InputRejected(problems)
-    for client_id, attendance in marks:
-        await session.execute(
-            update(SessionAttendee)
-            .where(SessionAttendee.session_id == session_id, SessionAttendee.client_id == client_id)
-            .values(attendance=attendance)
-            .execution_options(synchronize_session=False)
-        )
+    state.record.started_at = started_at or state.record.started_at
+    state.record.ended_at = ended_at or state.record.ended_at
+    starts_at, ends_at = state.span
+    problems = mark_problems(marks, starts_at, ends_at, prefix="entries")
+    if problems:
+        raise InputRejected(problems)
+    by_client = {a.client_id: a for a in roster}
+    for mark in marks:
+        attendee = by_client[uuid.UUID(mark.client_key)]
+        attendee.attendance = mark.attendance
+        attendee.arrived_at = mark.arrived_at
+        attendee.departed_at = mark.departed_at
+        attendee.minutes_attended = minutes_attended(mark, starts_at, ends_at)
+    await session.flush()
     add_message(session, ATTENDANCE_RECORDED, {"session_id": session_id})
     return await _refreshed(session, session_id)
 
@@ -66,7 +98,7 @@ async def _refreshed(session: AsyncSession, session_id: uuid.UUID) -> list[Sessi
     stmt = (
         select(SessionAttendee)
         .join(Client, Client.id == SessionAttendee.client_id)
-        .where(SessionAttendee.session_id == session_id)
+        .where(SessionAttendee.session_id == session_id, SessionAttendee.removed_at.is_(None))
         .order_by(Client.last_name, Client.first_name, Client.id)
         .execution_options(populate_existing=True)
     )

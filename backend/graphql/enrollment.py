@@ -7,11 +7,11 @@ and bad waitlist details are `InvalidInput` naming the field; unknown ids are `N
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
-from typing import Any, TypeVar
+from typing import Any
 
 import strawberry
 
+from backend.documentation.presence import Mark
 from backend.enrollment import attendance as roster
 from backend.enrollment.models import Attendance, Enrollment, EnrollmentStatus
 from backend.enrollment.rules import ContactKind, Enrolled
@@ -23,7 +23,6 @@ from backend.enrollment.store import (
     program_census,
     roster_list,
 )
-from backend.errors import InputRejected
 from backend.graphql.access import allow
 from backend.graphql.context import Context
 from backend.graphql.enrollment_types import (
@@ -50,23 +49,12 @@ from backend.graphql.enrollment_types import (
 )
 from backend.graphql.errors import NotFound
 from backend.graphql.relay import Connection, Keyset, keyset_page, parse_id
-from backend.graphql.transactions import Atomic
+from backend.graphql.transactions import Atomic, or_not_found
 from backend.graphql.waitlist_types import WaitlistEntryNode
+from backend.staff.store import staff_for_user
 from backend.waitlist.models import WaitlistEntry
 
-T = TypeVar("T")
 ROSTER_ORDER = Keyset((Enrollment.starts_on, Enrollment.id))
-
-
-async def _or_not_found(work: Awaitable[T]) -> T | NotFound:
-    """An id the store could not find becomes NotFound naming it; other problems stay InvalidInput."""
-    try:
-        return await work
-    except InputRejected as rejected:
-        first = rejected.problems[0]
-        if first.code != "not_found":
-            raise
-        return NotFound.of(first.field)
 
 
 @strawberry.type
@@ -134,7 +122,7 @@ class EnrollmentMutations:
     ) -> EnrollClientResult:
         principal = info.context.require_principal()
         session = info.context.session
-        result = await _or_not_found(
+        result = await or_not_found(
             enroll(
                 session,
                 program_id=parse_id(input.program_id, "programId"),
@@ -160,7 +148,7 @@ class EnrollmentMutations:
     ) -> EnrollmentChangeResult:
         """Graduated and dropped are final and take the member off sessions after `effectiveOn`."""
         principal = info.context.require_principal()
-        enrollment = await _or_not_found(
+        enrollment = await or_not_found(
             change_status(
                 info.context.session,
                 enrollment_id=parse_id(input.enrollment_id, "enrollmentId"),
@@ -181,7 +169,7 @@ class EnrollmentMutations:
     ) -> EnrollmentChangeResult:
         """The member stays on sessions up to `endsOn` and leaves the later ones."""
         principal = info.context.require_principal()
-        enrollment = await _or_not_found(
+        enrollment = await or_not_found(
             end_enrollment(
                 info.context.session,
                 enrollment_id=parse_id(input.enrollment_id, "enrollmentId"),
@@ -200,11 +188,26 @@ class EnrollmentMutations:
     ) -> RecordAttendanceResult:
         """Marks the whole roster of a started, not cancelled session; the absence rule runs after."""
         marks = [
-            (parse_id(e.client_id, f"entries[{i}].clientId"), Attendance(e.status))
+            Mark(
+                str(parse_id(e.client_id, f"entries[{i}].clientId")),
+                Attendance(e.status),
+                e.arrived_at,
+                e.departed_at,
+            )
             for i, e in enumerate(input.entries)
         ]
         session_id = parse_id(input.session_id, "sessionId")
-        rows = await _or_not_found(roster.record_attendance(info.context.session, session_id, marks))
+        staff = await staff_for_user(info.context.session, info.context.require_principal().user_id)
+        rows = await or_not_found(
+            roster.record_attendance(
+                info.context.session,
+                session_id,
+                marks,
+                started_at=input.started_at,
+                ended_at=input.ended_at,
+                staff_id=staff.id if staff else None,
+            )
+        )
         if isinstance(rows, NotFound):
             return rows
         for row in rows:
@@ -219,7 +222,7 @@ class EnrollmentMutations:
     ) -> RecordClinicalContactResult:
         """A call, an individual session or outreach that reached the member (resets the absence rule)."""
         principal = info.context.require_principal()
-        contact = await _or_not_found(
+        contact = await or_not_found(
             roster.record_clinical_contact(
                 info.context.session,
                 client_id=parse_id(input.client_id, "clientId"),
@@ -243,7 +246,7 @@ class EnrollmentMutations:
         self, info: strawberry.Info[Context, Any], input: AddDropInInput
     ) -> AddDropInResult:
         """Adds a client to this one session only, without an enrollment."""
-        row = await _or_not_found(
+        row = await or_not_found(
             roster.add_drop_in(
                 info.context.session,
                 parse_id(input.session_id, "sessionId"),

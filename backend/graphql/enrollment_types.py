@@ -109,6 +109,9 @@ class RosterEntry:
     client_id: strawberry.ID
     enrollment_id: strawberry.ID | None = strawberry.field(description="null for a drop-in")
     attendance: AttendanceEnum | None  # type: ignore[valid-type]
+    arrived_at: datetime | None = None
+    departed_at: datetime | None = None
+    minutes_attended: int | None = None
 
     @classmethod
     def of(cls, row: SessionAttendee) -> RosterEntry:
@@ -116,6 +119,9 @@ class RosterEntry:
             client_id=strawberry.ID(str(row.client_id)),
             enrollment_id=strawberry.ID(str(row.enrollment_id)) if row.enrollment_id else None,
             attendance=row.attendance,
+            arrived_at=row.arrived_at,
+            departed_at=row.departed_at,
+            minutes_attended=row.minutes_attended,
         )
 
     @strawberry.field
@@ -158,12 +164,18 @@ class EndEnrollmentInput:
 class AttendanceEntryInput:
     client_id: strawberry.ID
     status: AttendanceEnum  # type: ignore[valid-type]
+    arrived_at: datetime | None = strawberry.field(default=None, description="LATE: when they arrived")
+    departed_at: datetime | None = strawberry.field(default=None, description="LEFT_EARLY: when they left")
 
 
 @strawberry.input
 class RecordAttendanceInput:
     session_id: strawberry.ID
     entries: list[AttendanceEntryInput]
+    started_at: datetime | None = strawberry.field(
+        default=None, description="Actual start (default: scheduled)"
+    )
+    ended_at: datetime | None = strawberry.field(default=None, description="Actual stop (default: scheduled)")
 
 
 @strawberry.input

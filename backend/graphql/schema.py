@@ -22,13 +22,17 @@ from backend.graphql.access import check_every_root_field_guarded
 from backend.graphql.auth import AuthMutations
 from backend.graphql.clients import ClientMutations, ClientNode, ClientQueries
 from backend.graphql.clinic import ClinicMutations, ClinicQueries
+from backend.graphql.documentation_reads import DocumentationReadMutations, DocumentationReadQueries
 from backend.graphql.enrollment import EnrollmentMutations, EnrollmentQueries
 from backend.graphql.errors import AccessError
 from backend.graphql.intake import IntakeMutations, IntakeQueries
+from backend.graphql.note_templates import NoteTemplateMutations, NoteTemplateQueries
 from backend.graphql.programs import ProgramMutations, ProgramNode, ProgramQueries
 from backend.graphql.scheduling import SchedulingMutations, SchedulingQueries
+from backend.graphql.session_record import SessionRecordMutations, SessionRecordQueries
 from backend.graphql.staff import StaffMutations, StaffNode, StaffQueries
 from backend.graphql.transactions import RequestTransaction
+from backend.graphql.treatment import TreatmentMutations, TreatmentQueries
 from backend.graphql.viewer import ViewerQueries
 from backend.graphql.waitlist import WaitlistMutations, WaitlistQueries
 from backend.graphql.waitlist_types import WaitlistEntryNode
@@ -47,6 +51,10 @@ Query = merge_types(
         WaitlistQueries,
         IntakeQueries,
         EnrollmentQueries,
+        SessionRecordQueries,
+        DocumentationReadQueries,
+        NoteTemplateQueries,
+        TreatmentQueries,
     ),
 )
 Mutation = merge_types(
@@ -61,6 +69,10 @@ Mutation = merge_types(
         WaitlistMutations,
         IntakeMutations,
         EnrollmentMutations,
+        SessionRecordMutations,
+        DocumentationReadMutations,
+        NoteTemplateMutations,
+        TreatmentMutations,
     ),
 )
 

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import FieldExtension, SchemaExtension
 
 from backend.errors import InputRejected
-from backend.graphql.errors import InvalidInput, is_user_error
+from backend.graphql.errors import InvalidInput, NotFound, is_user_error
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class Atomic(FieldExtension):
@@ -62,3 +63,14 @@ class RequestTransaction(SchemaExtension):
             if result is not None:
                 result.data = None
                 result.errors = [GraphQLError("The change could not be saved; nothing was stored.")]
+
+
+async def or_not_found(work: Awaitable[T]) -> T | NotFound:
+    """An id the store could not find becomes NotFound naming it; other problems stay InvalidInput."""
+    try:
+        return await work
+    except InputRejected as rejected:
+        first = rejected.problems[0]
+        if first.code != "not_found":
+            raise
+        return NotFound.of(first.field)

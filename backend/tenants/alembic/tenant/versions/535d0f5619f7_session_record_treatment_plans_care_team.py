@@ -372,8 +372,6 @@ def upgrade(op: Operations) -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_supervision_notes")),
     )
-    op.add_column("clients", sa.Column("user_id", sa.Uuid(), nullable=True))
-    op.create_unique_constraint(op.f("uq_clients_user_id"), "clients", ["user_id"])
     # Existing clinics get the defaults (backend.clinic.models.default_settings); new rows state them.
     op.add_column(
         "clinic_settings",
@@ -412,8 +410,6 @@ def downgrade(op: Operations) -> None:
     op.drop_constraint(op.f("ck_clinic_settings_note_similarity"), "clinic_settings", type_="check")
     op.drop_column("clinic_settings", "note_similarity_block")
     op.drop_column("clinic_settings", "note_similarity_warn")
-    op.drop_constraint(op.f("uq_clients_user_id"), "clients", type_="unique")
-    op.drop_column("clients", "user_id")
     op.drop_table("supervision_notes")
     op.drop_table("record_signatures")
     op.drop_table("record_addenda")

@@ -1,0 +1,218 @@
+"""A session record as one viewer may see it, read in a fixed number of statements.
+
+Privacy is applied in the SQL (backend.documentation.access.visible): a member section, an
+observation or an addendum about a member the viewer may not read never leaves the database;
+the view says it was withheld instead of looking empty. Reading never creates the record: an
+unopened one is shown as an empty draft on the program's template.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, and_, literal, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.clients.models import Client
+from backend.documentation.access import IdColumn, Part, Viewer, visible
+from backend.documentation.models import (
+    Addendum,
+    MemberSection,
+    Observation,
+    RecordSignature,
+    SessionRecord,
+    SupervisionNote,
+)
+from backend.documentation.signoff import RecordStatus
+from backend.documentation.template_store import template_for
+from backend.documentation.templates import NoteTemplate, template_from_json
+from backend.enrollment.models import SessionAttendee
+from backend.programs.models import Modality, Program
+from backend.scheduling.models import GroupSession, SessionFacilitator
+from backend.staff.models import StaffMember
+
+
+@dataclass(frozen=True)
+class MemberView:
+    client_id: uuid.UUID
+    first_name: str
+    last_name: str
+    drop_in: bool
+    attendance: str | None
+    arrived_at: datetime | None
+    departed_at: datetime | None
+    minutes_attended: int | None
+    removed_at: datetime | None
+    removal_reason: str | None
+    section: MemberSection | None
+    #: The viewer may not read this member's section (never "no section yet").
+    withheld: bool
+
+
+@dataclass(frozen=True)
+class SignerView:
+    staff_id: uuid.UUID
+    display_name: str
+    role: str
+    signature: RecordSignature | None
+
+
+@dataclass
+class RecordView:
+    group_session: GroupSession
+    program: Program | None
+    status: RecordStatus
+    started_at: datetime | None
+    ended_at: datetime | None
+    finalized_at: datetime | None
+    template: NoteTemplate
+    group_note: dict[str, object] | None
+    group_note_withheld: bool
+    members: list[MemberView]
+    signers: list[SignerView]
+    observations: list[Observation] = field(default_factory=list)
+    addenda: list[Addendum] = field(default_factory=list)
+    supervision_notes: list[SupervisionNote] = field(default_factory=list)
+
+
+async def read_record(session: AsyncSession, viewer: Viewer, session_id: uuid.UUID) -> RecordView | None:
+    """The record as `viewer` may see it; None when the session does not exist or shows them nothing."""
+    row = (
+        await session.execute(
+            select(
+                GroupSession,
+                Program,
+                SessionRecord,
+                visible(viewer, Part.GROUP_NOTE, GroupSession.id, None).label("note_visible"),
+            )
+            .outerjoin(Program, Program.id == GroupSession.program_id)
+            .outerjoin(SessionRecord, SessionRecord.session_id == GroupSession.id)
+            .where(GroupSession.id == session_id)
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    group_session, program, record, note_visible = row
+    members = await _members(session, viewer, session_id)
+    if not note_visible and not members:
+        return None
+    if record is not None:
+        template = template_from_json(record.template)
+    else:
+        template = await template_for(session, program.modality.value if program else Modality.OTHER.value)
+    view = RecordView(
+        group_session=group_session,
+        program=program,
+        status=record.status if record else RecordStatus.DRAFT,
+        started_at=record.started_at if record else None,
+        ended_at=record.ended_at if record else None,
+        finalized_at=record.finalized_at if record else None,
+        template=template,
+        group_note=(record.group_note if record else {}) if note_visible else None,
+        group_note_withheld=not note_visible,
+        members=members,
+        signers=await _signers(session, session_id),
+    )
+    if record is not None:
+        await _narrative(session, viewer, view, bool(note_visible))
+    return view
+
+
+async def _members(session: AsyncSession, viewer: Viewer, session_id: uuid.UUID) -> list[MemberView]:
+    """Roster rows the viewer may see the attendance of, each with its section when readable."""
+    section_visible = visible(
+        viewer, Part.MEMBER_SECTION, SessionAttendee.session_id, SessionAttendee.client_id
+    )
+    rows = await session.execute(
+        select(
+            SessionAttendee,
+            Client.first_name,
+            Client.last_name,
+            MemberSection,
+            section_visible.label("readable"),
+        )
+        .join(Client, Client.id == SessionAttendee.client_id)
+        .outerjoin(
+            MemberSection,
+            and_(
+                MemberSection.session_id == SessionAttendee.session_id,
+                MemberSection.client_id == SessionAttendee.client_id,
+                section_visible,
+            ),
+        )
+        .where(
+            SessionAttendee.session_id == session_id,
+            visible(viewer, Part.ATTENDANCE, SessionAttendee.session_id, SessionAttendee.client_id),
+        )
+        .order_by(Client.last_name, Client.first_name, Client.id)
+    )
+    return [
+        MemberView(
+            client_id=a.client_id,
+            first_name=first,
+            last_name=last,
+            drop_in=a.enrollment_id is None,
+            attendance=a.attendance.value if a.attendance else None,
+            arrived_at=a.arrived_at,
+            departed_at=a.departed_at,
+            minutes_attended=a.minutes_attended,
+            removed_at=a.removed_at,
+            removal_reason=a.removal_reason,
+            section=section,
+            withheld=not readable,
+        )
+        for a, first, last, section, readable in rows
+    ]
+
+
+async def _signers(session: AsyncSession, session_id: uuid.UUID) -> list[SignerView]:
+    rows = await session.execute(
+        select(SessionFacilitator, StaffMember.display_name, RecordSignature)
+        .join(StaffMember, StaffMember.id == SessionFacilitator.staff_id)
+        .outerjoin(
+            RecordSignature,
+            and_(
+                RecordSignature.session_id == SessionFacilitator.session_id,
+                RecordSignature.staff_id == SessionFacilitator.staff_id,
+            ),
+        )
+        .where(SessionFacilitator.session_id == session_id)
+        .order_by(SessionFacilitator.role, StaffMember.display_name)
+    )
+    return [SignerView(f.staff_id, name, f.role.value, signature) for f, name, signature in rows]
+
+
+async def _narrative(session: AsyncSession, viewer: Viewer, view: RecordView, note_visible: bool) -> None:
+    """Observations and addenda: about a member under that member's section rule, else the group note's."""
+    session_id = view.group_session.id
+
+    def readable(client_id: IdColumn) -> ColumnElement[bool]:
+        about_member = visible(viewer, Part.MEMBER_SECTION, literal(session_id), client_id)
+        return or_(
+            and_(client_id.is_(None), literal(note_visible)), and_(client_id.is_not(None), about_member)
+        )
+
+    view.observations = list(
+        await session.scalars(
+            select(Observation)
+            .where(Observation.session_id == session_id, readable(Observation.client_id))
+            .order_by(Observation.updated_at)
+        )
+    )
+    view.addenda = list(
+        await session.scalars(
+            select(Addendum)
+            .where(Addendum.session_id == session_id, readable(Addendum.client_id))
+            .order_by(Addendum.created_at)
+        )
+    )
+    if note_visible:
+        view.supervision_notes = list(
+            await session.scalars(
+                select(SupervisionNote)
+                .where(SupervisionNote.session_id == session_id)
+                .order_by(SupervisionNote.created_at)
+            )
+        )
