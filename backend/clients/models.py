@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -81,4 +81,31 @@ class ClientCoverage(TenantBase):
     payer_name: Mapped[str] = mapped_column(String(200))
     member_id: Mapped[str] = mapped_column(String(80))
     group_number: Mapped[str | None] = mapped_column(String(80))
+    # Visits a year the plan pays for (behavioural-health caps are common); None: no cap.
+    visit_cap: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Authorization(TenantBase):
+    """A payer's prior authorization for a service (group psychotherapy) for one member: N sessions
+    between two dates. Sessions used are counted from closed sessions' billable events; billing
+    (the claim engine) decrements it exactly once per claim."""
+
+    __tablename__ = "authorizations"
+    __table_args__ = (
+        CheckConstraint("sessions_authorized > 0", name="sessions_positive"),
+        CheckConstraint("ends_on >= starts_on", name="ends_after_start"),
+        Index("ix_authorizations_client", "client_id"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    client_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
+    coverage_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("client_coverages.id", ondelete="CASCADE"))
+    # The payer's authorization number.
+    reference: Mapped[str] = mapped_column(String(50))
+    service: Mapped[str] = mapped_column(String(40), default="group_psychotherapy")
+    sessions_authorized: Mapped[int]
+    sessions_used: Mapped[int] = mapped_column(default=0)
+    starts_on: Mapped[date]
+    ends_on: Mapped[date]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -20,6 +20,7 @@ from strawberry.types import ExecutionContext
 
 from backend.graphql.access import check_every_root_field_guarded
 from backend.graphql.auth import AuthMutations
+from backend.graphql.authorizations import AuthorizationMutations, AuthorizationQueries
 from backend.graphql.clients import ClientMutations, ClientNode, ClientQueries
 from backend.graphql.clinic import ClinicMutations, ClinicQueries
 from backend.graphql.documentation_reads import DocumentationReadMutations, DocumentationReadQueries
@@ -55,6 +56,7 @@ Query = merge_types(
         DocumentationReadQueries,
         NoteTemplateQueries,
         TreatmentQueries,
+        AuthorizationQueries,
     ),
 )
 Mutation = merge_types(
@@ -73,6 +75,7 @@ Mutation = merge_types(
         DocumentationReadMutations,
         NoteTemplateMutations,
         TreatmentMutations,
+        AuthorizationMutations,
     ),
 )
 
