@@ -1,15 +1,226 @@
-"""GraphQL: placeholder until its module lands."""
+"""GraphQL: payers' prior authorizations per member, and coverages' yearly visit caps.
+
+Authorizations are read by clinical, front-desk and billing roles (the brief flags expiry before the
+session) and recorded by the front desk and billing; the visit cap is a field of the coverage, so it is
+changed under the coverage rule. Rules for valid input: backend.clients.authorization_rules.
+"""
 
 from __future__ import annotations
 
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any
+
 import strawberry
+from sqlalchemy import select
+
+from backend.clients.authorization_rules import (
+    AuthorizationDraft,
+    authorization_problems,
+    expiring_soon,
+    remaining,
+    visit_cap_problems,
+)
+from backend.clients.models import Authorization, Client, ClientCoverage
+from backend.clinic.store import clinic_today
+from backend.documentation.brief import VisitCap, visit_caps
+from backend.graphql.access import allow
+from backend.graphql.clients import CoveragePriorityEnum
+from backend.graphql.context import Context
+from backend.graphql.errors import BadRequest, InvalidInput, NotFound
+from backend.graphql.relay import parse_id
+from backend.graphql.transactions import Atomic
+
+
+@strawberry.type(name="Authorization")
+class AuthorizationType:
+    """A payer's authorization of N group psychotherapy sessions between two dates for one member."""
+
+    id: strawberry.ID
+    client_id: strawberry.ID
+    coverage_id: strawberry.ID
+    payer_name: str
+    reference: str
+    service: str
+    sessions_authorized: int
+    sessions_used: int
+    remaining: int
+    starts_on: date
+    ends_on: date
+    active: bool = strawberry.field(description="In force today (clinic time)")
+    expiring_soon: bool = strawberry.field(description="Active, and ends within 14 days or 2 or fewer left")
+    created_at: datetime
+
+    @classmethod
+    def of(cls, a: Authorization, payer_name: str, today: date) -> AuthorizationType:
+        left = remaining(a.sessions_authorized, a.sessions_used)
+        active = a.starts_on <= today <= a.ends_on
+        return cls(
+            id=strawberry.ID(str(a.id)),
+            client_id=strawberry.ID(str(a.client_id)),
+            coverage_id=strawberry.ID(str(a.coverage_id)),
+            payer_name=payer_name,
+            reference=a.reference,
+            service=a.service,
+            sessions_authorized=a.sessions_authorized,
+            sessions_used=a.sessions_used,
+            remaining=left,
+            starts_on=a.starts_on,
+            ends_on=a.ends_on,
+            active=active,
+            expiring_soon=active and expiring_soon(left, a.ends_on, today),
+            created_at=a.created_at,
+        )
+
+
+@strawberry.type(name="CoverageVisitCap")
+class CoverageVisitCapType:
+    coverage_id: strawberry.ID
+    client_id: strawberry.ID
+    priority: CoveragePriorityEnum  # type: ignore[valid-type]
+    payer_name: str
+    visit_cap: int | None = strawberry.field(description="Visits a calendar year the plan pays; null: no cap")
+    visits_used_this_year: int
+
+    @classmethod
+    def of(cls, c: VisitCap) -> CoverageVisitCapType:
+        return cls(
+            coverage_id=strawberry.ID(str(c.coverage_id)),
+            client_id=strawberry.ID(str(c.client_id)),
+            priority=c.priority,
+            payer_name=c.payer_name,
+            visit_cap=c.visit_cap,
+            visits_used_this_year=c.visits_used,
+        )
+
+
+@strawberry.input
+class AddAuthorizationInput:
+    client_id: strawberry.ID
+    coverage_id: strawberry.ID
+    reference: str = strawberry.field(description="The payer's authorization number")
+    sessions_authorized: int
+    starts_on: date
+    ends_on: date
+
+
+@strawberry.type
+class AuthorizationAdded:
+    authorization: AuthorizationType
+
+
+@strawberry.type
+class VisitCapSet:
+    coverage: CoverageVisitCapType
+
+
+AddAuthorizationResult = Annotated[
+    AuthorizationAdded | InvalidInput | NotFound, strawberry.union("AddAuthorizationResult")
+]
+SetVisitCapResult = Annotated[VisitCapSet | InvalidInput | NotFound, strawberry.union("SetVisitCapResult")]
+
+
+async def _require_client(context: Context, client_id: uuid.UUID) -> None:
+    if await context.session.get(Client, client_id) is None:
+        raise BadRequest("clientId", "does not name a client in this clinic")
 
 
 @strawberry.type
 class AuthorizationQueries:
-    pass
+    @strawberry.field(permission_classes=[allow("authorization", "read")])
+    async def authorizations(
+        self, info: strawberry.Info[Context, Any], client_id: strawberry.ID
+    ) -> list[AuthorizationType]:
+        """The member's authorizations, latest ending first."""
+        context = info.context
+        cid = parse_id(client_id, "clientId", in_input=False)
+        await _require_client(context, cid)
+        rows = await context.session.execute(
+            select(Authorization, ClientCoverage.payer_name)
+            .join(ClientCoverage, ClientCoverage.id == Authorization.coverage_id)
+            .where(Authorization.client_id == cid)
+            .order_by(Authorization.ends_on.desc(), Authorization.created_at.desc())
+        )
+        today = await clinic_today(context.session)
+        context.audit("read", "authorization", None, cid)
+        return [AuthorizationType.of(a, payer, today) for a, payer in rows]
+
+    @strawberry.field(permission_classes=[allow("coverage", "read")])
+    async def coverage_visit_caps(
+        self, info: strawberry.Info[Context, Any], client_id: strawberry.ID
+    ) -> list[CoverageVisitCapType]:
+        """Each coverage of the member with its yearly visit cap and the visits billed this year."""
+        context = info.context
+        cid = parse_id(client_id, "clientId", in_input=False)
+        await _require_client(context, cid)
+        caps = await visit_caps(
+            context.session, [cid], await clinic_today(context.session), primary_only=False
+        )
+        context.audit("read", "coverage", None, cid)
+        return [CoverageVisitCapType.of(c) for c in caps]
 
 
 @strawberry.type
 class AuthorizationMutations:
-    pass
+    @strawberry.mutation(permission_classes=[allow("authorization", "manage")], extensions=[Atomic()])
+    async def add_authorization(
+        self, info: strawberry.Info[Context, Any], input: AddAuthorizationInput
+    ) -> AddAuthorizationResult:
+        """Record a payer's authorization for the member, under one of the member's coverages."""
+        context = info.context
+        session = context.session
+        client_id = parse_id(input.client_id, "clientId")
+        if await session.get(Client, client_id) is None:
+            return NotFound.of("clientId")
+        coverage_id = parse_id(input.coverage_id, "coverageId")
+        coverage = await session.get(ClientCoverage, coverage_id)
+        draft = AuthorizationDraft(
+            client_id=client_id,
+            coverage_id=coverage_id,
+            reference=input.reference,
+            sessions_authorized=input.sessions_authorized,
+            starts_on=input.starts_on,
+            ends_on=input.ends_on,
+        )
+        problems = authorization_problems(draft, coverage.client_id if coverage else None)
+        if problems:
+            return InvalidInput.of(problems)
+        assert coverage is not None
+        row = Authorization(
+            id=uuid.uuid4(),
+            client_id=client_id,
+            coverage_id=coverage_id,
+            reference=draft.reference.strip(),
+            sessions_authorized=draft.sessions_authorized,
+            sessions_used=0,
+            starts_on=draft.starts_on,
+            ends_on=draft.ends_on,
+        )
+        session.add(row)
+        await session.flush()
+        context.audit("create", "authorization", str(row.id), client_id)
+        today = await clinic_today(session)
+        return AuthorizationAdded(authorization=AuthorizationType.of(row, coverage.payer_name, today))
+
+    @strawberry.mutation(permission_classes=[allow("coverage", "manage")], extensions=[Atomic()])
+    async def set_coverage_visit_cap(
+        self, info: strawberry.Info[Context, Any], coverage_id: strawberry.ID, visit_cap: int | None = None
+    ) -> SetVisitCapResult:
+        """Set the coverage's yearly visit cap, or clear it with null (no cap)."""
+        context = info.context
+        session = context.session
+        coverage = await session.get(ClientCoverage, parse_id(coverage_id, "coverageId"))
+        if coverage is None:
+            return NotFound.of("coverageId")
+        problems = visit_cap_problems(visit_cap)
+        if problems:
+            return InvalidInput.of(problems)
+        coverage.visit_cap = visit_cap
+        await session.flush()
+        context.audit("update", "coverage", str(coverage.id), coverage.client_id)
+        caps = await visit_caps(
+            session, [coverage.client_id], await clinic_today(session), primary_only=False
+        )
+        return VisitCapSet(
+            coverage=CoverageVisitCapType.of(next(c for c in caps if c.coverage_id == coverage.id))
+        )

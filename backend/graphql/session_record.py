@@ -228,10 +228,11 @@ class SessionRecordMutations:
         outcome = await signing.sign(context.session, sid, await _staff(context, viewer), trainee=trainee)
         check = IndividualityCheck.of(outcome.report) if outcome.report else IndividualityCheck.empty()
         if outcome.blocked:
-            reason = "names another member" if outcome.mentions else "sections are too alike"
+            cloned = outcome.report is not None and outcome.report.blocked
+            reason = "sections are too alike" if cloned else "a section names another member"
             return SigningBlocked(
                 field="sessionId",
-                code="names_other_member" if outcome.mentions else "not_individualized",
+                code="not_individualized" if cloned else "names_other_member",
                 message=f"not signed: {reason}",
                 individuality=check,
                 name_mentions=[NameMentionType.of(m) for m in outcome.mentions],

@@ -1,0 +1,350 @@
+"""The pre-session brief: what a facilitator reads about each member before the group starts.
+
+One query per kind of fact, each over the whole roster (`IN` over the member ids, window functions
+for "the last N per member"), so the number of statements does not grow with the roster:
+
+| fact                 | source                                                                      |
+|----------------------|-----------------------------------------------------------------------------|
+| recent attendance    | the member's last 4 earlier, not cancelled sessions whose attendance the    |
+|                      | viewer may see (Part.ATTENDANCE)                                            |
+| last section         | the member's latest individual section of an earlier session; its content   |
+|                      | only when the viewer may read it (Part.MEMBER_SECTION), else withheld       |
+| open risk flags      | risk_flags not resolved                                                     |
+| authorization        | the active one on the session date (one with sessions left first)          |
+| visit cap            | the primary coverage's cap and the billable events of that calendar year    |
+| last group note      | the program's previous final record (Part.GROUP_NOTE, else withheld)        |
+
+Who may ask for the brief at all is checked by the caller (a relationship to the session).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, case, func, null, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.clients.authorization_rules import calendar_year, expiring_soon, remaining
+from backend.clients.models import Authorization, Client, ClientCoverage
+from backend.clients.rules import CoveragePriority
+from backend.clinic.store import clinic_settings
+from backend.documentation.access import Part, Viewer, visible
+from backend.documentation.models import BillableEvent, MemberSection, RiskFlag, SessionRecord
+from backend.documentation.signoff import RecordStatus
+from backend.documentation.templates import RiskLevel, Scope
+from backend.enrollment.models import SessionAttendee
+from backend.enrollment.rules import Attendance
+from backend.programs.models import Program
+from backend.scheduling.models import GroupSession, SessionKind, SessionStatus
+
+RECENT_SESSIONS = 4
+
+
+@dataclass(frozen=True)
+class PastAttendance:
+    session_id: uuid.UUID
+    kind: SessionKind
+    starts_at: datetime
+    program_name: str | None
+    attendance: Attendance | None
+    minutes_attended: int | None
+
+
+@dataclass(frozen=True)
+class EarlierNote:
+    """A section or group note of an earlier session; `content` is None when `withheld`."""
+
+    session_id: uuid.UUID
+    starts_at: datetime
+    program_name: str | None
+    content: dict[str, object] | None
+    withheld: bool
+
+
+@dataclass(frozen=True)
+class OpenRisk:
+    id: uuid.UUID
+    session_id: uuid.UUID
+    level: RiskLevel
+    raised_at: datetime
+
+
+@dataclass(frozen=True)
+class AuthorizationLeft:
+    authorization_id: uuid.UUID
+    reference: str
+    sessions_authorized: int
+    sessions_used: int
+    remaining: int
+    starts_on: date
+    ends_on: date
+    expiring_soon: bool
+
+
+@dataclass(frozen=True)
+class VisitCap:
+    coverage_id: uuid.UUID
+    client_id: uuid.UUID
+    priority: CoveragePriority
+    payer_name: str
+    visit_cap: int | None
+    visits_used: int
+
+
+@dataclass(frozen=True)
+class BriefMember:
+    client_id: uuid.UUID
+    first_name: str
+    last_name: str
+    drop_in: bool
+    recent_attendance: tuple[PastAttendance, ...]
+    last_section: EarlierNote | None
+    risk_flags: tuple[OpenRisk, ...]
+    authorization: AuthorizationLeft | None
+    visit_cap: VisitCap | None
+
+
+@dataclass(frozen=True)
+class SessionBrief:
+    group_session: GroupSession
+    program: Program | None
+    session_date: date
+    members: tuple[BriefMember, ...]
+    last_group_note: EarlierNote | None
+
+
+async def read_brief(session: AsyncSession, viewer: Viewer, session_id: uuid.UUID) -> SessionBrief | None:
+    """The brief of a session (None when there is no such session); the caller checked the relationship."""
+    row = (
+        await session.execute(
+            select(GroupSession, Program)
+            .outerjoin(Program, Program.id == GroupSession.program_id)
+            .where(GroupSession.id == session_id)
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    group_session, program = row
+    zone = program.timezone if program is not None else (await clinic_settings(session)).timezone
+    on = group_session.starts_at.astimezone(ZoneInfo(zone)).date()
+    roster = (
+        await session.execute(
+            select(
+                SessionAttendee.client_id, SessionAttendee.enrollment_id, Client.first_name, Client.last_name
+            )
+            .join(Client, Client.id == SessionAttendee.client_id)
+            .where(SessionAttendee.session_id == session_id, SessionAttendee.removed_at.is_(None))
+            .order_by(Client.last_name, Client.first_name, Client.id)
+        )
+    ).all()
+    ids = [r.client_id for r in roster]
+    before = group_session.starts_at
+    attendance = await _recent_attendance(session, viewer, ids, before) if ids else {}
+    sections = await _last_sections(session, viewer, ids, before) if ids else {}
+    risks = await _open_risks(session, ids) if ids else {}
+    authorizations = await _authorizations(session, ids, on) if ids else {}
+    caps = {c.client_id: c for c in await visit_caps(session, ids, on)} if ids else {}
+    members = tuple(
+        BriefMember(
+            client_id=r.client_id,
+            first_name=r.first_name,
+            last_name=r.last_name,
+            drop_in=r.enrollment_id is None,
+            recent_attendance=tuple(attendance.get(r.client_id, ())),
+            last_section=sections.get(r.client_id),
+            risk_flags=tuple(risks.get(r.client_id, ())),
+            authorization=authorizations.get(r.client_id),
+            visit_cap=caps.get(r.client_id),
+        )
+        for r in roster
+    )
+    note = await _last_group_note(session, viewer, group_session) if program is not None else None
+    return SessionBrief(group_session, program, on, members, note)
+
+
+async def _recent_attendance(
+    session: AsyncSession, viewer: Viewer, ids: list[uuid.UUID], before: datetime
+) -> dict[uuid.UUID, list[PastAttendance]]:
+    sa = SessionAttendee
+    n = func.row_number().over(
+        partition_by=sa.client_id, order_by=(GroupSession.starts_at.desc(), GroupSession.id.desc())
+    )
+    ranked = (
+        select(
+            sa.client_id,
+            GroupSession.id.label("session_id"),
+            GroupSession.kind,
+            GroupSession.starts_at,
+            Program.name.label("program_name"),
+            sa.attendance,
+            sa.minutes_attended,
+            n.label("n"),
+        )
+        .join(GroupSession, GroupSession.id == sa.session_id)
+        .outerjoin(Program, Program.id == GroupSession.program_id)
+        .where(
+            sa.client_id.in_(ids),
+            sa.removed_at.is_(None),
+            GroupSession.starts_at < before,
+            GroupSession.status != SessionStatus.CANCELLED,
+            # Filtered before ranking: the last sessions the viewer may see, never a gap.
+            visible(viewer, Part.ATTENDANCE, sa.session_id, sa.client_id),
+        )
+        .subquery()
+    )
+    rows = await session.execute(
+        select(ranked)
+        .where(ranked.c.n <= RECENT_SESSIONS)
+        .order_by(ranked.c.client_id, ranked.c.starts_at.desc())
+    )
+    found: dict[uuid.UUID, list[PastAttendance]] = {}
+    for r in rows:
+        found.setdefault(r.client_id, []).append(
+            PastAttendance(
+                r.session_id, r.kind, r.starts_at, r.program_name, r.attendance, r.minutes_attended
+            )
+        )
+    return found
+
+
+async def _last_sections(
+    session: AsyncSession, viewer: Viewer, ids: list[uuid.UUID], before: datetime
+) -> dict[uuid.UUID, EarlierNote]:
+    ms = MemberSection
+    readable = visible(viewer, Part.MEMBER_SECTION, ms.session_id, ms.client_id)
+    n = func.row_number().over(
+        partition_by=ms.client_id, order_by=(GroupSession.starts_at.desc(), GroupSession.id.desc())
+    )
+    ranked = (
+        select(
+            ms.client_id,
+            ms.session_id,
+            GroupSession.starts_at,
+            Program.name.label("program_name"),
+            # The content never leaves the database when the viewer may not read it.
+            case((readable, ms.content), else_=null()).label("content"),
+            readable.label("readable"),
+            n.label("n"),
+        )
+        .join(GroupSession, GroupSession.id == ms.session_id)
+        .join(
+            SessionAttendee,
+            and_(SessionAttendee.session_id == ms.session_id, SessionAttendee.client_id == ms.client_id),
+        )
+        .outerjoin(Program, Program.id == GroupSession.program_id)
+        .where(
+            ms.client_id.in_(ids),
+            ms.scope == Scope.MEMBER,
+            SessionAttendee.removed_at.is_(None),
+            GroupSession.starts_at < before,
+        )
+        .subquery()
+    )
+    rows = await session.execute(select(ranked).where(ranked.c.n == 1))
+    return {
+        r.client_id: EarlierNote(
+            r.session_id,
+            r.starts_at,
+            r.program_name,
+            r.content if r.readable else None,
+            not r.readable,
+        )
+        for r in rows
+    }
+
+
+async def _open_risks(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, list[OpenRisk]]:
+    rows = await session.scalars(
+        select(RiskFlag)
+        .where(RiskFlag.client_id.in_(ids), RiskFlag.resolved_at.is_(None))
+        .order_by(RiskFlag.raised_at.desc())
+    )
+    found: dict[uuid.UUID, list[OpenRisk]] = {}
+    for f in rows:
+        found.setdefault(f.client_id, []).append(OpenRisk(f.id, f.session_id, f.level, f.raised_at))
+    return found
+
+
+async def _authorizations(
+    session: AsyncSession, ids: list[uuid.UUID], on: date
+) -> dict[uuid.UUID, AuthorizationLeft]:
+    a = Authorization
+    rows = await session.scalars(
+        select(a)
+        .where(a.client_id.in_(ids), a.starts_on <= on, a.ends_on >= on)
+        # One per member: an authorization with sessions left before an exhausted one, then the
+        # one ending first (the one this session draws on).
+        .distinct(a.client_id)
+        .order_by(a.client_id, (a.sessions_used >= a.sessions_authorized), a.ends_on, a.created_at)
+    )
+    found: dict[uuid.UUID, AuthorizationLeft] = {}
+    for row in rows:
+        left = remaining(row.sessions_authorized, row.sessions_used)
+        found[row.client_id] = AuthorizationLeft(
+            row.id,
+            row.reference,
+            row.sessions_authorized,
+            row.sessions_used,
+            left,
+            row.starts_on,
+            row.ends_on,
+            expiring_soon(left, row.ends_on, on),
+        )
+    return found
+
+
+async def visit_caps(
+    session: AsyncSession, ids: list[uuid.UUID], on: date, *, primary_only: bool = True
+) -> list[VisitCap]:
+    """Coverage caps with the member's billable visits in `on`'s calendar year (one statement).
+
+    A visit is a billable event (a closed session the member attended), whichever coverage pays it.
+    """
+    first, last = calendar_year(on)
+    used = (
+        select(func.count())
+        .where(
+            BillableEvent.client_id == ClientCoverage.client_id,
+            BillableEvent.service_date.between(first, last),
+        )
+        .scalar_subquery()
+    )
+    stmt = select(ClientCoverage, used.label("used")).where(ClientCoverage.client_id.in_(ids))
+    if primary_only:
+        stmt = stmt.where(ClientCoverage.priority == CoveragePriority.PRIMARY)
+    rows = await session.execute(stmt.order_by(ClientCoverage.client_id, ClientCoverage.priority))
+    return [VisitCap(c.id, c.client_id, c.priority, c.payer_name, c.visit_cap, used) for c, used in rows]
+
+
+async def _last_group_note(
+    session: AsyncSession, viewer: Viewer, group_session: GroupSession
+) -> EarlierNote | None:
+    readable = visible(viewer, Part.GROUP_NOTE, GroupSession.id, None)
+    row = (
+        await session.execute(
+            select(
+                GroupSession.id,
+                GroupSession.starts_at,
+                Program.name,
+                case((readable, SessionRecord.group_note), else_=null()).label("content"),
+                readable.label("readable"),
+            )
+            .join(SessionRecord, SessionRecord.session_id == GroupSession.id)
+            .join(Program, Program.id == GroupSession.program_id)
+            .where(
+                GroupSession.program_id == group_session.program_id,
+                GroupSession.starts_at < group_session.starts_at,
+                SessionRecord.status == RecordStatus.FINAL,
+            )
+            .order_by(GroupSession.starts_at.desc(), GroupSession.id.desc())
+            .limit(1)
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    return EarlierNote(
+        row.id, row.starts_at, row.name, row.content if row.readable else None, not row.readable
+    )
