@@ -25,6 +25,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, func, null, select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.clients.authorization_rules import calendar_year, expiring_soon, remaining
@@ -277,7 +278,7 @@ async def _authorizations(
         .where(a.client_id.in_(ids), a.starts_on <= on, a.ends_on >= on)
         # One per member: an authorization with sessions left before an exhausted one, then the
         # one ending first (the one this session draws on).
-        .distinct(a.client_id)
+        .ext(distinct_on(a.client_id))
         .order_by(a.client_id, (a.sessions_used >= a.sessions_authorized), a.ends_on, a.created_at)
     )
     found: dict[uuid.UUID, AuthorizationLeft] = {}

@@ -48,6 +48,7 @@ from backend.documentation.signoff import (
     cosign_problems,
     record_status,
     removal_problems,
+    return_problems,
     sign_problems,
     supervision_note_problems,
 )
@@ -120,6 +121,30 @@ async def cosign(
     signature = next(s for s in state.signatures if s.staff_id == trainee_id)
     signature.cosigned_by = staff_id
     signature.cosigned_at = utcnow()
+    await _settle(session, state)
+    return state
+
+
+async def return_to_trainee(
+    session: AsyncSession,
+    session_id: uuid.UUID,
+    trainee_id: uuid.UUID,
+    staff_id: uuid.UUID,
+    reason: str,
+    *,
+    can_cosign: bool,
+) -> RecordState:
+    """The supervisor sends a trainee's signed note back: the signature is withdrawn (the trainee edits
+    and signs again) and the reason is kept as a supervision note."""
+    state = await load_state(session, session_id, lock=True)
+    problems = return_problems(state.signers, state.signed, trainee_id, staff_id, can_cosign)
+    problems += supervision_note_problems(reason, is_supervisor=True, prefix="reason")
+    if problems:
+        raise InputRejected(problems)
+    signature = next(s for s in state.signatures if s.staff_id == trainee_id)
+    await session.delete(signature)
+    state.signatures.remove(signature)
+    session.add(SupervisionNote(id=uuid.uuid4(), session_id=session_id, author_id=staff_id, text=reason))
     await _settle(session, state)
     return state
 

@@ -179,7 +179,7 @@ async def _signers(session: AsyncSession, session_id: uuid.UUID) -> list[SignerV
             ),
         )
         .where(SessionFacilitator.session_id == session_id)
-        .order_by(SessionFacilitator.role, StaffMember.display_name)
+        .order_by(SessionFacilitator.role.desc(), StaffMember.display_name)  # lead before co
     )
     return [SignerView(f.staff_id, name, f.role.value, signature) for f, name, signature in rows]
 

@@ -263,6 +263,29 @@ class SessionRecordMutations:
         context.audit("cosign", "session_record", str(sid))
         return RecordSigned(record=await _record(context, viewer, sid), warnings=IndividualityCheck.empty())
 
+    @strawberry.mutation(permission_classes=[allow("session_record", "cosign")], extensions=[Atomic()])
+    async def return_session_record(
+        self,
+        info: strawberry.Info[Context, Any],
+        session_id: strawberry.ID,
+        trainee_id: strawberry.ID,
+        reason: str,
+    ) -> SaveRecordResult:
+        """Send a trainee's signed note back for correction instead of co-signing (the reason is kept)."""
+        context = info.context
+        sid = parse_id(session_id, "sessionId")
+        trainee = parse_id(trainee_id, "traineeId")
+        if await context.session.get(GroupSession, sid) is None:
+            return NotFound.of("sessionId")
+        viewer = await viewer_of(context)
+        staff_id = await _staff(context, viewer)
+        can_cosign = Role.SUPERVISOR in viewer.roles
+        await signing.return_to_trainee(
+            context.session, sid, trainee, staff_id, reason, can_cosign=can_cosign
+        )
+        context.audit("return", "session_record", str(sid))
+        return RecordSaved(record=await _record(context, viewer, sid))
+
     @strawberry.mutation(permission_classes=[allow("session_record", "document")], extensions=[Atomic()])
     async def add_record_addendum(
         self, info: strawberry.Info[Context, Any], input: AddAddendumInput

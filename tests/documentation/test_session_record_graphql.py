@@ -319,3 +319,25 @@ def test_a_locked_record_takes_addenda_not_edits_and_a_removal_touches_one_membe
     gone = next(m for m in after["members"] if m["clientId"] == str(member.client_id))
     assert gone["removedAt"] and gone["removalReason"] == "Charted on the wrong group"
     assert member.client_id not in s.billable() and len(s.billable()) == 6
+
+
+def test_a_supervisor_returns_a_trainees_note_and_the_record_waits_for_a_new_signature(
+    scenario: Scenario,
+) -> None:
+    """Returning withdraws the trainee's signature and keeps the reason; the trainee signs again."""
+    s = scenario
+    s.record_attendance()
+    s.document()
+    s.lead.data("SignSessionRecord", sessionId=s.sid)
+    s.trainee.data("SignSessionRecord", sessionId=s.sid)
+    trainee_id = str(s.group.staff["trainee"])
+    returned = s.supervisor.data(
+        "ReturnSessionRecord", sessionId=s.sid, traineeId=trainee_id, reason="Add the chain analysis for R."
+    )["returnSessionRecord"]
+    assert returned["__typename"] == "RecordSaved", returned
+    record = returned["record"]
+    assert record["status"] == "AWAITING_SIGNATURES"
+    assert [x["role"] for x in record["signers"] if x["signedAt"]] == ["lead"]
+    assert [n["text"] for n in record["supervisionNotes"]] == ["Add the chain analysis for R."]
+    again = s.trainee.data("SignSessionRecord", sessionId=s.sid)["signSessionRecord"]
+    assert again["record"]["status"] == "AWAITING_COSIGNATURE"
