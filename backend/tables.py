@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from backend.billing import models as billing_models
 from backend.clients import models as clients_models
 from backend.clinic import models as clinic_models
 from backend.compliance import audit
@@ -23,6 +24,7 @@ __all__ = [
     "SharedBase",
     "TenantBase",
     "audit",
+    "billing_models",
     "clients_models",
     "clinic_models",
     "documentation_models",

@@ -30,6 +30,12 @@ class Client(TenantBase):
     first_name: Mapped[str] = mapped_column(String(100))
     last_name: Mapped[str] = mapped_column(String(100))
     date_of_birth: Mapped[date]
+    # Administrative sex and home address as claims (837 DMG, N3/N4 of the subscriber) carry them.
+    sex: Mapped[str | None] = mapped_column(String(1))
+    address_line1: Mapped[str | None] = mapped_column(String(55))
+    city: Mapped[str | None] = mapped_column(String(30))
+    state: Mapped[str | None] = mapped_column(String(2))
+    postal_code: Mapped[str | None] = mapped_column(String(9))
     email: Mapped[str | None] = mapped_column(String(320))
     phone: Mapped[str | None] = mapped_column(String(32))
     # [{"name": ..., "relationship": ..., "phone": ...}], at most 5 (backend.clients.rules).
@@ -81,6 +87,8 @@ class ClientCoverage(TenantBase):
     payer_name: Mapped[str] = mapped_column(String(200))
     member_id: Mapped[str] = mapped_column(String(80))
     group_number: Mapped[str | None] = mapped_column(String(80))
+    # The configured payer (backend.billing) claims go to; None until billing sets it up.
+    payer_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("payers.id"))
     # Visits a year the plan pays for (behavioural-health caps are common); None: no cap.
     visit_cap: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

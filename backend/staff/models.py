@@ -36,6 +36,9 @@ class StaffMember(TenantBase):
     max_groups_per_day: Mapped[int | None]
     max_groups_per_week: Mapped[int | None]
     active: Mapped[bool] = mapped_column(default=True)
+    # Rendering provider on claims: individual NPI and taxonomy code.
+    npi: Mapped[str | None] = mapped_column(String(10))
+    taxonomy: Mapped[str | None] = mapped_column(String(10))
     # A trainee's supervisor: co-signs their notes and may read the sessions they facilitate.
     supervisor_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff.id"))
     # SHA-256 of the secret in this staff member's calendar feed URL (the secret is shown once).
