@@ -79,17 +79,8 @@ def allowed(viewer: Viewer, part: Part, action: str, relations: frozenset[Relati
 async def relations_to(
     session: AsyncSession, viewer: Viewer, session_id: uuid.UUID, client_id: uuid.UUID | None
 ) -> frozenset[Relation]:
-    """The viewer's relations to a member's section (`client_id`) or to the group note (None)."""
-    found: set[Relation] = set()
-    if viewer.client_id is not None and viewer.client_id == client_id:
-        found.add(Relation.SELF)
-    if viewer.staff_id is None:
-        return frozenset(found)
-    facilitators = set(
-        await session.scalars(
-            select(SessionFacilitator.staff_id).where(SessionFacilitator.session_id == session_id)
-        )
-    )
+    """The viewer's relations to a member's section (`client_id`) or to the group note (None): for the
+    group note, a relation to any attendee counts, as in `visible`."""
     members = (
         [client_id]
         if client_id is not None
@@ -97,6 +88,16 @@ async def relations_to(
             await session.scalars(
                 select(SessionAttendee.client_id).where(SessionAttendee.session_id == session_id)
             )
+        )
+    )
+    found: set[Relation] = set()
+    if viewer.client_id is not None and viewer.client_id in members:
+        found.add(Relation.SELF)
+    if viewer.staff_id is None:
+        return frozenset(found)
+    facilitators = set(
+        await session.scalars(
+            select(SessionFacilitator.staff_id).where(SessionFacilitator.session_id == session_id)
         )
     )
     treating = set(

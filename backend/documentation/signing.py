@@ -21,6 +21,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.billing.engine import SESSION_CLOSED
 from backend.clients.models import Client
 from backend.clinic.store import clinic_settings
 from backend.database import utcnow
@@ -59,6 +60,7 @@ from backend.programs.models import Program
 from backend.scheduling.models import SessionStatus
 from backend.staff.models import StaffMember
 from backend.treatment.store import active_goal_ids
+from backend.workers.outbox import add_message
 
 #: Earlier sections of each member compared by the individuality check.
 HISTORY_SECTIONS = 50
@@ -261,6 +263,8 @@ async def _close(session: AsyncSession, state: RecordState) -> None:
             session.add(
                 RiskFlag(id=uuid.uuid4(), client_id=client_id, session_id=gs.id, level=level, raised_at=now)
             )
+    # The claim engine's work, in this transaction: no claim can be lost between documentation and billing.
+    add_message(session, SESSION_CLOSED, {"session_id": gs.id})
     program = await session.get(Program, gs.program_id) if gs.program_id is not None else None
     settings = await clinic_settings(session)
     zone = ZoneInfo(program.timezone if program is not None else settings.timezone)

@@ -21,6 +21,7 @@ from strawberry.types import ExecutionContext
 from backend.graphql.access import check_every_root_field_guarded
 from backend.graphql.auth import AuthMutations
 from backend.graphql.authorizations import AuthorizationMutations, AuthorizationQueries
+from backend.graphql.billing_setup import BillingSetupMutations, BillingSetupQueries
 from backend.graphql.clients import ClientMutations, ClientNode, ClientQueries
 from backend.graphql.clinic import ClinicMutations, ClinicQueries
 from backend.graphql.documentation_reads import DocumentationReadMutations, DocumentationReadQueries
@@ -57,6 +58,7 @@ Query = merge_types(
         NoteTemplateQueries,
         TreatmentQueries,
         AuthorizationQueries,
+        BillingSetupQueries,
     ),
 )
 Mutation = merge_types(
@@ -76,6 +78,7 @@ Mutation = merge_types(
         NoteTemplateMutations,
         TreatmentMutations,
         AuthorizationMutations,
+        BillingSetupMutations,
     ),
 )
 

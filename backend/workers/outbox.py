@@ -40,7 +40,12 @@ MAX_ATTEMPTS = 5
 #: The drainer (re)sends a row nobody has sent for this long; above the actor's retry backoff.
 RESEND_AFTER_SECONDS = 30.0
 #: Modules whose import registers outbox handlers; imported by `load_handlers`.
-HANDLER_MODULES = ("backend.notifications.delivery", "backend.waitlist.offers", "backend.enrollment.absences")
+HANDLER_MODULES = (
+    "backend.notifications.delivery",
+    "backend.waitlist.offers",
+    "backend.enrollment.absences",
+    "backend.billing.engine",
+)
 
 
 class OutboxMessage(TenantBase):

@@ -1,0 +1,99 @@
+"""A professional claim and its subscriber as stored JSON (pure): what the engine decided, re-rendered
+into any later batch, replacement or void exactly as it was decided."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from backend.billing.claims import Address, ProfessionalClaim, RenderingProvider, ServiceLine, Subscriber
+
+
+def _address(a: Address) -> dict[str, Any]:
+    return {"line1": a.line1, "line2": a.line2, "city": a.city, "state": a.state, "zip": a.zip}
+
+
+def claim_document(subscriber: Subscriber, claim: ProfessionalClaim) -> dict[str, Any]:
+    return {
+        "subscriber": {
+            "member_id": subscriber.member_id,
+            "last_name": subscriber.last_name,
+            "first_name": subscriber.first_name,
+            "birth_date": subscriber.birth_date.isoformat(),
+            "sex": subscriber.sex,
+            "address": _address(subscriber.address),
+            "group_number": subscriber.group_number,
+            "payer_responsibility": subscriber.payer_responsibility,
+        },
+        "claim": {
+            "claim_id": claim.claim_id,
+            "frequency": claim.frequency,
+            "original_claim_ref": claim.original_claim_ref,
+            "place_of_service": claim.place_of_service,
+            "diagnoses": list(claim.diagnoses),
+            "prior_auth": claim.prior_auth,
+            "rendering": {
+                "last_name": claim.rendering.last_name,
+                "first_name": claim.rendering.first_name,
+                "npi": claim.rendering.npi,
+                "taxonomy": claim.rendering.taxonomy,
+            },
+            "lines": [
+                {
+                    "service_date": line.service_date.isoformat(),
+                    "procedure": line.procedure,
+                    "modifiers": list(line.modifiers),
+                    "charge": str(line.charge),
+                    "units": str(line.units),
+                    "diagnosis_pointers": list(line.diagnosis_pointers),
+                    "place_of_service": line.place_of_service,
+                }
+                for line in claim.lines
+            ],
+        },
+    }
+
+
+def claim_from_document(document: dict[str, Any]) -> tuple[Subscriber, ProfessionalClaim]:
+    s, c = document["subscriber"], document["claim"]
+    subscriber = Subscriber(
+        member_id=s["member_id"],
+        last_name=s["last_name"],
+        first_name=s["first_name"],
+        birth_date=date.fromisoformat(s["birth_date"]),
+        sex=s["sex"],
+        address=Address(**s["address"]),
+        group_number=s["group_number"],
+        payer_responsibility=s["payer_responsibility"],
+    )
+    claim = ProfessionalClaim(
+        claim_id=c["claim_id"],
+        frequency=c["frequency"],
+        original_claim_ref=c["original_claim_ref"],
+        place_of_service=c["place_of_service"],
+        diagnoses=tuple(c["diagnoses"]),
+        prior_auth=c["prior_auth"],
+        rendering=RenderingProvider(**c["rendering"]),
+        lines=tuple(
+            ServiceLine(
+                service_date=date.fromisoformat(line["service_date"]),
+                procedure=line["procedure"],
+                modifiers=tuple(line["modifiers"]),
+                charge=Decimal(line["charge"]),
+                units=int(Decimal(line["units"])),
+                diagnosis_pointers=tuple(line["diagnosis_pointers"]),
+                place_of_service=line["place_of_service"],
+            )
+            for line in c["lines"]
+        ),
+    )
+    return subscriber, claim
+
+
+def corrected(
+    claim: ProfessionalClaim, claim_id: str, frequency: str, payer_claim_number: str
+) -> ProfessionalClaim:
+    """A replacement (7) or void (8) of a claim the payer knows as `payer_claim_number`."""
+    return replace(claim, claim_id=claim_id, frequency=frequency, original_claim_ref=payer_claim_number)

@@ -1,0 +1,147 @@
+"""The claim engine on the 8-member scenario: a closed record makes one claim per present member.
+
+The session record is documented and signed through GraphQL (tests/documentation); the outbox row
+it writes is processed as the worker would, over real PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from backend.billing.engine import SESSION_CLOSED, produce_claims
+from backend.billing.models import BillingDecision, Claim, ClaimFormat, Payer, PayerRuleVersion
+from backend.billing.payer_rules import PayerRules, rules_as_json
+from backend.clients.models import Authorization, ClientCoverage, ClientDiagnosis
+from backend.database import Database
+from backend.documentation.models import BillableEvent
+from backend.settings import Settings
+from backend.staff.models import StaffCredential, StaffMember
+from backend.tenants.models import Tenant
+from backend.tenants.routing import tenant_session
+from backend.workers.outbox import OutboxMessage, process
+from tests.documentation.test_session_record_graphql import Scenario, _signed_final, api  # noqa: F401
+from tests.support import GraphQLClient
+
+MEDICAID = PayerRules(
+    group_modifier="HQ",
+    credential_modifiers={"LCSW": "AJ"},
+    fee_schedule={"90853": Decimal("45.00")},
+)
+COMMERCIAL = PayerRules(fee_schedule={"90853": Decimal("60.00")}, one_group_visit_per_day=True)
+
+
+@pytest.fixture
+def billed(
+    api: GraphQLClient,  # noqa: F811
+    database: Database,
+    settings: Settings,
+    make_clinic: Callable[..., Tenant],
+) -> Scenario:
+    """The scenario with two payers configured, diagnoses and an authorization, signed to FINAL."""
+    s = Scenario(api, database, settings, make_clinic())
+    with tenant_session(database.engine, s.clinic.schema_name) as session:
+        payers = {}
+        for name, code, rules in (
+            ("Medicaid MCO", "MCD01", MEDICAID),
+            ("Aetna Behavioral", "AET01", COMMERCIAL),
+        ):
+            payer = Payer(id=uuid.uuid4(), name=name, payer_code=code, claim_format=ClaimFormat.PROFESSIONAL)
+            session.add(payer)
+            session.flush()
+            session.add(
+                PayerRuleVersion(
+                    id=uuid.uuid4(),
+                    payer_id=payer.id,
+                    effective_from=date(2026, 1, 1),
+                    rules=rules_as_json(rules),
+                )
+            )
+            payers[name] = payer.id
+        for coverage in session.scalars(select(ClientCoverage)):
+            coverage.payer_id = payers[coverage.payer_name]
+        for i, member in enumerate(s.group.members):
+            session.add(
+                ClientDiagnosis(
+                    client_id=member.client_id, code="F33.1", is_primary=True, noted_on=date(2026, 1, 2)
+                )
+            )
+            if i == 2:
+                session.add(
+                    ClientDiagnosis(client_id=member.client_id, code="F41.1", noted_on=date(2026, 1, 2))
+                )
+        lead = session.get_one(StaffMember, s.group.staff["lead"])
+        lead.npi, lead.taxonomy = "1987654328", "1041C0700X"
+        session.add(StaffCredential(staff_id=lead.id, credential="LCSW"))
+        coverage = session.scalars(
+            select(ClientCoverage).where(ClientCoverage.client_id == s.group.members[2].client_id)
+        ).one()
+        session.add(
+            Authorization(
+                client_id=coverage.client_id,
+                coverage_id=coverage.id,
+                reference="AUTH-77",
+                sessions_authorized=12,
+                sessions_used=3,
+                starts_on=date(2026, 1, 1),
+                ends_on=date(2026, 12, 31),
+            )
+        )
+    _signed_final(s)
+    return s
+
+
+def _run_outbox(s: Scenario) -> None:
+    with tenant_session(s.database.engine, s.clinic.schema_name) as session:
+        (row_id,) = session.scalars(select(OutboxMessage.id).where(OutboxMessage.kind == SESSION_CLOSED))
+    with tenant_session(s.database.engine, s.clinic.schema_name) as session:
+        assert process(session, row_id)
+
+
+def test_closing_the_record_produces_exactly_one_claim_per_present_member_with_each_payers_rules(
+    billed: Scenario,
+) -> None:
+    """7 claims for 7 present; Medicaid's carry HQ and AJ, the commercial payer's neither; no-show: absent."""
+    s = billed
+    _run_outbox(s)
+    with tenant_session(s.database.engine, s.clinic.schema_name) as session:
+        claims = {c.client_id: c for c in session.scalars(select(Claim))}
+        decisions = {d.client_id: d for d in session.scalars(select(BillingDecision))}
+        consumed = {e.consumed_at is not None for e in session.scalars(select(BillableEvent))}
+        payer_names = {p.id: p.name for p in session.scalars(select(Payer))}
+        auth = session.scalars(select(Authorization)).one()
+    present = {m.client_id for m in s.group.members[:-1]}
+    assert set(claims) == present
+    assert len(decisions) == 8 and consumed == {True}
+    no_show = decisions[s.no_show.client_id]
+    assert not no_show.billed and [r["code"] for r in no_show.reasons] == ["absent"]
+    for client_id, claim in claims.items():
+        decision = decisions[client_id]
+        line = claim.document["claim"]["lines"][0]
+        assert line["procedure"] == "90853" and claim.document["claim"]["place_of_service"] == "11"
+        if payer_names[claim.payer_id] == "Medicaid MCO":
+            assert line["modifiers"] == ["HQ", "AJ"] and claim.total_charge == Decimal("45.00")
+        else:
+            assert line["modifiers"] == [] and claim.total_charge == Decimal("60.00")
+        assert decision.billed and decision.code == "90853"
+    member = s.group.members[2]
+    assert claims[member.client_id].document["claim"]["diagnoses"] == ["F33.1", "F41.1"]
+    assert claims[member.client_id].document["claim"]["prior_auth"] == "AUTH-77"
+    assert auth.sessions_used == 4, "the session uses one authorized session"
+
+
+def test_running_the_engine_again_never_duplicates_a_claim_or_an_authorization_use(billed: Scenario) -> None:
+    """A retried job (or a worker killed after a partial run) finds the claims and leaves them as they are."""
+    s = billed
+    _run_outbox(s)
+    with tenant_session(s.database.engine, s.clinic.schema_name) as session:
+        produce_claims(session, s.group.session_id)
+        produce_claims(session, s.group.session_id)
+    with tenant_session(s.database.engine, s.clinic.schema_name) as session:
+        assert len(list(session.scalars(select(Claim)))) == 7
+        assert session.scalars(select(Authorization)).one().sessions_used == 4
