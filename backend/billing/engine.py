@@ -27,6 +27,7 @@ from backend.billing.decisions import (
     Eligibility,
     MemberFacts,
     ProgramKind,
+    Reason,
     SessionFacts,
     decide_session,
 )
@@ -41,6 +42,7 @@ from backend.billing.models import (
     PayerRuleVersion,
 )
 from backend.billing.payer_rules import LevelOfCare, PayerRules, RuleVersion, rules_from_json, rules_in_force
+from backend.billing.submission import clearinghouse_for, process_responses, submit_ready_claims
 from backend.clients.models import Authorization, Client, ClientCoverage, ClientDiagnosis
 from backend.clients.rules import CoveragePriority
 from backend.database import utcnow
@@ -50,9 +52,12 @@ from backend.enrollment.models import Enrollment, SessionAttendee
 from backend.programs.models import Modality, Program
 from backend.scheduling.models import FacilitatorRole, GroupSession, SessionFacilitator
 from backend.staff.models import StaffCredential, StaffMember
-from backend.workers.outbox import Payload, PermanentFailure, handler
+from backend.tenants.routing import session_schema
+from backend.workers.outbox import Payload, PermanentFailure, add_message, handler
 
 SESSION_CLOSED = "billing.session_closed"
+SUBMIT_CLAIMS = "billing.submit_claims"
+POLL_CLEARINGHOUSE = "billing.poll_clearinghouse"
 
 
 class InvalidSessionPayload(PermanentFailure):
@@ -258,7 +263,20 @@ def on_session_closed(session: Session, payload: Payload) -> None:
         session_id = uuid.UUID(str(payload["session_id"]))
     except (KeyError, ValueError):
         raise InvalidSessionPayload("session_id missing or invalid") from None
-    produce_claims(session, session_id)
+    if any(d.billed for d in produce_claims(session, session_id)):
+        add_message(session, SUBMIT_CLAIMS, {})
+
+
+@handler(SUBMIT_CLAIMS)
+def on_submit_claims(session: Session, payload: Payload) -> None:
+    """Send the clinic's READY claims (one 837 batch per payer)."""
+    submit_ready_claims(session, clearinghouse_for(session_schema(session)))
+
+
+@handler(POLL_CLEARINGHOUSE)
+def on_poll_clearinghouse(session: Session, payload: Payload) -> None:
+    """Apply the clinic's waiting clearinghouse responses (999, 277CA, 835, 271)."""
+    process_responses(session, clearinghouse_for(session_schema(session)))
 
 
 def produce_claims(session: Session, session_id: uuid.UUID) -> list[Decision]:
@@ -266,7 +284,7 @@ def produce_claims(session: Session, session_id: uuid.UUID) -> list[Decision]:
     billing = load(session, session_id)
     if billing is None:
         return []
-    decisions = billing.decide()
+    decisions = [_claimable(billing, d) for d in billing.decide()]
     events = {
         e.client_id: e
         for e in session.scalars(select(BillableEvent).where(BillableEvent.session_id == session_id))
@@ -301,6 +319,22 @@ def produce_claims(session: Session, session_id: uuid.UUID) -> list[Decision]:
     return decisions
 
 
+def _claimable(billing: SessionBilling, decision: Decision) -> Decision:
+    """A billed decision the claim cannot carry (no subscriber address, no rendering NPI) becomes not billed,
+    with the reason, rather than a claim the clearinghouse would reject."""
+    if not decision.billed:
+        return decision
+    client = billing.clients[uuid.UUID(decision.client_key)]
+    reasons = []
+    if not (client.address_line1 and client.city and client.state and client.postal_code):
+        reasons.append(Reason("no_subscriber_address", "the member's address is incomplete"))
+    if billing.rendering is None or not billing.rendering.npi:
+        reasons.append(Reason("no_rendering_npi", "the facilitator has no NPI"))
+    if not reasons:
+        return decision
+    return Decision(decision.client_key, False, tuple(reasons), payer_id=decision.payer_id)
+
+
 def claim_number() -> str:
     """CLM01: 20 characters at most, unique, no PHI (a random base-32 id)."""
     return "E" + uuid.uuid4().hex[:19].upper()
@@ -313,6 +347,7 @@ def _claim(session: Session, billing: SessionBilling, decision: Decision, event:
     payer = billing.payers[str(decision.payer_id)]
     auth = billing.authorizations.get(client_id)
     rendering = billing.rendering
+    assert rendering is not None  # _claimable
     subscriber = Subscriber(
         member_id=coverage.member_id,
         last_name=client.last_name,
@@ -320,10 +355,10 @@ def _claim(session: Session, billing: SessionBilling, decision: Decision, event:
         birth_date=client.date_of_birth,
         sex=client.sex or "U",
         address=Address(
-            line1=client.address_line1 or "UNKNOWN",
-            city=client.city or "UNKNOWN",
-            state=client.state or "ZZ",
-            zip=client.postal_code or "00000",
+            line1=client.address_line1 or "",
+            city=client.city or "",
+            state=client.state or "",
+            zip=client.postal_code or "",
         ),
         group_number=coverage.group_number,
     )
@@ -336,10 +371,10 @@ def _claim(session: Session, billing: SessionBilling, decision: Decision, event:
         diagnoses=diagnoses,
         prior_auth=auth.reference if auth else None,
         rendering=RenderingProvider(
-            last_name=(rendering.display_name.split()[-1] if rendering else "UNKNOWN"),
-            first_name=(rendering.display_name.split()[0] if rendering else "UNKNOWN"),
-            npi=(rendering.npi or "") if rendering else "",
-            taxonomy=rendering.taxonomy if rendering else None,
+            last_name=rendering.display_name.split()[-1],
+            first_name=rendering.display_name.split()[0],
+            npi=rendering.npi or "",
+            taxonomy=rendering.taxonomy,
         ),
         lines=(
             ServiceLine(
@@ -372,7 +407,9 @@ def _claim(session: Session, billing: SessionBilling, decision: Decision, event:
             created_at=utcnow(),
             updated_at=utcnow(),
         )
-        .on_conflict_do_nothing(index_elements=["billable_event_id"], index_where=Claim.frequency == literal_column("'1'"))
+        .on_conflict_do_nothing(
+            index_elements=["billable_event_id"], index_where=Claim.frequency == literal_column("'1'")
+        )
         .returning(Claim.id)
     ).scalar_one_or_none()
     if inserted is not None and auth is not None:

@@ -52,6 +52,8 @@ class BillingProvider(TenantBase):
     city: Mapped[str] = mapped_column(String(30))
     state: Mapped[str] = mapped_column(String(2))
     postal_code: Mapped[str] = mapped_column(String(9))
+    # The billing contact on every 837 (PER of the submitter).
+    contact_phone: Mapped[str] = mapped_column(String(15))
     is_default: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -11,7 +11,7 @@ from backend.errors import FieldProblem
 _TAX_ID = re.compile(r"\d{9}")
 _TAXONOMY = re.compile(r"[0-9]{3}[0-9A-Z]{6}X")
 _STATE = re.compile(r"[A-Z]{2}")
-_ZIP = re.compile(r"\d{5}(\d{4})?")
+_ZIP = re.compile(r"\d{9}")
 _PAYER_CODE = re.compile(r"[A-Za-z0-9]{2,80}")
 FILING_INDICATORS = frozenset({"CI", "MC", "MB", "MA", "HM", "BL", "CH", "VA", "WC", "11", "ZZ"})
 
@@ -26,6 +26,7 @@ class ProviderDraft:
     city: str
     state: str
     postal_code: str
+    contact_phone: str
     address_line2: str | None = None
 
 
@@ -51,8 +52,16 @@ def provider_problems(p: ProviderDraft) -> list[FieldProblem]:
         problems.append(FieldProblem("addressLine1", "required", "street and city are required"))
     if not _STATE.fullmatch(p.state):
         problems.append(FieldProblem("state", "invalid_state", "must be a 2-letter state code"))
+    if not re.fullmatch(r"\d{10}", p.contact_phone):
+        problems.append(FieldProblem("contactPhone", "invalid_phone", "must be 10 digits"))
     if not _ZIP.fullmatch(p.postal_code):
-        problems.append(FieldProblem("postalCode", "invalid_postal_code", "must be 5 or 9 digits"))
+        problems.append(
+            FieldProblem(
+                "postalCode",
+                "invalid_postal_code",
+                "must be the 9-digit ZIP+4 (5010 requires it for the billing provider)",
+            )
+        )
     return problems
 
 

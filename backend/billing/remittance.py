@@ -5,7 +5,7 @@ then its values are read by one segment walk. Why not map x12sdk's model directl
 transaction when a single claim does not balance (a pydantic validator), so one bad claim from a payer
 would hide every good one. Here x12sdk's rejection becomes a problem (`x12sdk_rejected`, location and
 error type only: pydantic messages can quote names) and the remittance is still read, so posting goes on
-and the biller sees why. `validate=False` skips x12sdk, ~50x faster on big files (tests/bench/bench_835.py).
+and the biller sees why. `validate=False` skips x12sdk: ~8x faster on big files (tests/bench/bench_835.py).
 
 Checks pyx12 does not make, reported in `Remittance.problems`, never raised:
   BPR02 = sum of CLP04 - sum of PLB amounts (PLB moves money outside any claim: interest, recoupments);

@@ -33,6 +33,7 @@ class BillingProviderType:
     city: str
     state: str
     postal_code: str
+    contact_phone: str
     is_default: bool
 
     @classmethod
@@ -48,6 +49,7 @@ class BillingProviderType:
             city=p.city,
             state=p.state,
             postal_code=p.postal_code,
+            contact_phone=p.contact_phone,
             is_default=p.is_default,
         )
 
@@ -104,6 +106,7 @@ class BillingProviderInput:
     city: str
     state: str
     postal_code: str
+    contact_phone: str = strawberry.field(description="10 digits: the billing contact on claims")
     address_line2: str | None = None
     is_default: bool = True
 
@@ -190,6 +193,7 @@ class BillingSetupMutations:
             city=input.city,
             state=input.state,
             postal_code=input.postal_code,
+            contact_phone=input.contact_phone,
         )
         provider = await setup_store.add_billing_provider(info.context.session, draft, input.is_default)
         info.context.audit("create", "billing_provider", str(provider.id))

@@ -52,6 +52,15 @@ def tenant_async_engine(engine: AsyncEngine, schema: str) -> AsyncEngine:
     return cached
 
 
+def session_schema(session: Session) -> str:
+    """The clinic schema a sync session is routed to (set by `tenant_session` or the worker)."""
+    options = session.get_bind().get_execution_options()
+    schema = options.get("schema_translate_map", {}).get(None)
+    if not schema:
+        raise ValueError("session is not routed to a clinic schema")
+    return str(schema)
+
+
 @contextmanager
 def tenant_session(engine: Engine, schema: str) -> Iterator[Session]:
     """A sync session in one clinic's schema, committed on success and rolled back on error."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -29,12 +30,12 @@ WEEK = [MONDAY + timedelta(days=offset) for offset in range(5)]
 MEDICARE = Payer("Medicare Part A WI", "06201", "MA")
 
 
-def iop_day(day: date, **changes: object) -> ServiceLine:
+def iop_day(day: date, **changes: Any) -> ServiceLine:
     line = ServiceLine(day, "S9480", (), Decimal("250.00"), 1, revenue_code="0905")
     return dataclasses.replace(line, **changes)
 
 
-def iop_week(claim_id: str = "IOP-240311-01", **changes: object) -> InstitutionalClaim:
+def iop_week(claim_id: str = "IOP-240311-01", **changes: Any) -> InstitutionalClaim:
     claim = InstitutionalClaim(
         claim_id=claim_id,
         frequency=ClaimFrequency.ORIGINAL,
@@ -138,7 +139,7 @@ def test_many_diagnoses_and_condition_codes_spill_into_a_second_hi_segment() -> 
         "condition",
     ],
 )
-def test_bad_institutional_claims_are_rejected(changes: dict[str, object], field: str, code: str) -> None:
+def test_bad_institutional_claims_are_rejected(changes: dict[str, Any], field: str, code: str) -> None:
     """No 837I is written for an inconsistent claim: the problem names the claim and field."""
     with pytest.raises(ClaimRejected) as rejected:
         write_837i(batch_of((member(), iop_week(**changes))))

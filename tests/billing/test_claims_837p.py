@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -62,12 +63,12 @@ def member(
     )
 
 
-def group_line(**changes: object) -> ServiceLine:
+def group_line(**changes: Any) -> ServiceLine:
     line = ServiceLine(SESSION_DAY, "90853", ("HQ",), Decimal("70.00"), 1, (1, 2))
     return dataclasses.replace(line, **changes)
 
 
-def group_claim(claim_id: str = "GRP-240313-01", **changes: object) -> ProfessionalClaim:
+def group_claim(claim_id: str = "GRP-240313-01", **changes: Any) -> ProfessionalClaim:
     claim = ProfessionalClaim(
         claim_id=claim_id,
         frequency=ClaimFrequency.ORIGINAL,
@@ -81,12 +82,12 @@ def group_claim(claim_id: str = "GRP-240313-01", **changes: object) -> Professio
     return dataclasses.replace(claim, **changes)
 
 
-def batch_of(*pairs: tuple[Subscriber, Claim], **changes: object) -> ClaimBatch:
+def batch_of(*pairs: tuple[Subscriber, Claim], **changes: Any) -> ClaimBatch:
     batch = ClaimBatch(
         sender_id="LAKESIDE01",
         receiver_id="CLEARHOUSE",
         submitter_name="Lakeside Group Therapy",
-        submitter_contact=Contact("Billing Desk", phone="608-555-0142", email="billing@lakeside.example"),
+        submitter_contact=Contact("Billing Desk", phone="(608) 555-0142", email="billing@lakeside.example"),
         receiver_name="Badger Clearinghouse",
         billing_provider=billing_provider(),
         payer=Payer("Northwoods Health", "NWH01", "CI"),
@@ -114,7 +115,7 @@ def assert_valid_file(text: str, batch: ClaimBatch) -> None:
 
 
 def test_group_session_member_is_billed_90853_with_hq_in_the_office() -> None:
-    """One present member: CLM at POS 11 frequency 1, prior auth, F33.1 principal, SV1 90853:HQ pointing at both."""
+    """A present member: POS 11, frequency 1, prior auth, F33.1 principal, 90853:HQ pointing at both."""
     batch = batch_of((member(), group_claim()))
     text = write_837p(batch)
     assert_valid_file(text, batch)
@@ -174,7 +175,7 @@ def test_two_members_get_their_own_subscriber_loop_and_claim_in_one_batch() -> N
 
 
 def test_add_on_line_makes_the_claim_total_the_sum_of_its_lines() -> None:
-    """90853 with the 90785 interactive-complexity add-on: CLM02 is 70.00 + 15.25, each line its own charge."""
+    """90853 with the 90785 interactive-complexity add-on: CLM02 is 70.00 + 15.25, each line its charge."""
     claim = group_claim(
         lines=(group_line(), group_line(procedure="90785", modifiers=(), charge=Decimal("15.25")))
     )
@@ -188,7 +189,7 @@ def test_add_on_line_makes_the_claim_total_the_sum_of_its_lines() -> None:
 
 @pytest.mark.parametrize("frequency", [ClaimFrequency.REPLACEMENT, ClaimFrequency.VOID])
 def test_replacement_and_void_reference_the_payers_claim_number(frequency: ClaimFrequency) -> None:
-    """A corrected session's claim (7) or a withdrawn one (8) carries the frequency and REF*F8 original claim."""
+    """A corrected session's claim (7) or a withdrawn one (8) carries its frequency and REF*F8."""
     claim = group_claim(frequency=frequency, original_claim_ref="NWH2024031400871")
     batch = batch_of((member(), claim))
     text = write_837p(batch)
@@ -205,6 +206,7 @@ def test_envelope_counts_and_control_numbers_match() -> None:
     assert len(isa) == 106 and isa[3] == "*" and isa[104] == ":" and isa[105] == "~"
     assert isa.split("*")[6] == "LAKESIDE01     " and isa.split("*")[13] == "000004711"
     assert isa.split("*")[15] == "T"
+    assert "PER*IC*BILLING DESK*TE*6085550142*EM*billing@lakeside.example" in all_segments
     assert all_segments[-1] == "IEA*1*000004711"
     assert all_segments[1].split("*")[6] == "38" and all_segments[-2] == "GE*1*38"
     st, se = all_segments.index("ST*837*0001*005010X222A1"), len(all_segments) - 3
@@ -226,7 +228,7 @@ def test_names_with_delimiters_do_not_break_the_file_and_are_reported() -> None:
 
 
 def test_limits_twelve_diagnoses_four_modifiers_and_a_line_place_of_service() -> None:
-    """The most an 837P line carries passes pyx12; a line POS different from the claim's is written in SV105."""
+    """The most an 837P line carries passes pyx12; a line POS unlike the claim's is written in SV105."""
     diagnoses = tuple(f"F{code}" for code in range(30, 42))
     line = group_line(
         modifiers=("HQ", "95", "59", "AJ"), diagnosis_pointers=(1, 2, 3, 12), place_of_service="02"
@@ -276,7 +278,7 @@ def test_bad_claims_are_rejected_naming_the_claim_and_field(
 
 
 def test_an_institutional_claim_is_refused_by_the_professional_writer() -> None:
-    """An IOP claim in an 837P batch is a wiring mistake, reported rather than written as a professional line."""
+    """An IOP claim in an 837P batch is a wiring mistake, reported rather than written as professional."""
     iop = InstitutionalClaim(
         "IOP-1", "1", None, "0131", SESSION_DAY, SESSION_DAY, None, "01", (), ("F33.1",),
         (group_line(procedure="S9480", modifiers=(), revenue_code="0905"),), therapist(),

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from backend.billing.engine import SESSION_CLOSED, produce_claims
 from backend.billing.models import BillingDecision, Claim, ClaimFormat, Payer, PayerRuleVersion
 from backend.billing.payer_rules import PayerRules, rules_as_json
-from backend.clients.models import Authorization, ClientCoverage, ClientDiagnosis
+from backend.clients.models import Authorization, Client, ClientCoverage, ClientDiagnosis
 from backend.database import Database
 from backend.documentation.models import BillableEvent
 from backend.settings import Settings
@@ -66,6 +66,9 @@ def billed(
         for coverage in session.scalars(select(ClientCoverage)):
             coverage.payer_id = payers[coverage.payer_name]
         for i, member in enumerate(s.group.members):
+            client = session.get_one(Client, member.client_id)
+            client.sex, client.address_line1, client.city = "F", f"{10 + i} Elm St", "Portland"
+            client.state, client.postal_code = "ME", "04101"
             session.add(
                 ClientDiagnosis(
                     client_id=member.client_id, code="F33.1", is_primary=True, noted_on=date(2026, 1, 2)

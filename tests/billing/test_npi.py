@@ -13,9 +13,7 @@ def test_npis_with_a_correct_check_digit_are_valid(npi: str) -> None:
     assert is_valid_npi(npi)
 
 
-@pytest.mark.parametrize(
-    "npi", ["1234567890", "123456789", "12345678931", "123456789X", ""]
-)
+@pytest.mark.parametrize("npi", ["1234567890", "123456789", "12345678931", "123456789X", ""])
 def test_a_wrong_check_digit_length_or_character_is_invalid(npi: str) -> None:
     """One digit off, too short or long, or a letter: invalid."""
     assert not is_valid_npi(npi)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -70,7 +71,7 @@ def test_malformed_procedure_codes_are_problems(procedure: str) -> None:
         ({"service_date": date(2024, 3, 19)}, [(f"{LINE}.serviceDate", "in_future")]),
     ],
 )  # fmt: skip
-def test_line_problems(line_changes: dict[str, object], expected: list[tuple[str, str]]) -> None:
+def test_line_problems(line_changes: dict[str, Any], expected: list[tuple[str, str]]) -> None:
     """Modifiers, pointers, units, money (Decimal, cents, above zero), POS and dates are checked per line."""
     batch = batch_of((member(), group_claim(lines=(group_line(**line_changes),))))
     assert problems_of(batch) == expected
@@ -80,10 +81,16 @@ def test_line_problems(line_changes: dict[str, object], expected: list[tuple[str
     ("claim_changes", "expected"),
     [
         ({"frequency": "7"}, [(f"{CLAIM}.originalClaimRef", "required")]),
-        ({"frequency": "8", "original_claim_ref": "NWH*1"}, [(f"{CLAIM}.originalClaimRef", "invalid_characters")]),
+        (
+            {"frequency": "8", "original_claim_ref": "NWH*1"},
+            [(f"{CLAIM}.originalClaimRef", "invalid_characters")],
+        ),
         ({"original_claim_ref": "NWH1"}, [(f"{CLAIM}.originalClaimRef", "not_allowed")]),
         ({"frequency": "2"}, [(f"{CLAIM}.frequency", "invalid_code")]),
-        ({"diagnoses": ()}, [(f"{CLAIM}.diagnoses", "required"), (f"{LINE}.diagnosisPointers", "out_of_range")]),
+        (
+            {"diagnoses": ()},
+            [(f"{CLAIM}.diagnoses", "required"), (f"{LINE}.diagnosisPointers", "out_of_range")],
+        ),
         ({"diagnoses": ("F33.1", " f33.1")}, [(f"{CLAIM}.diagnoses", "duplicate")]),
         ({"diagnoses": tuple(f"F{n}" for n in range(30, 43))}, [(f"{CLAIM}.diagnoses", "too_many")]),
         ({"diagnoses": ("F33.1", "F41.12345")}, [(f"{CLAIM}.diagnoses[2]", "invalid_format")]),
@@ -91,10 +98,13 @@ def test_line_problems(line_changes: dict[str, object], expected: list[tuple[str
         ({"place_of_service": "1"}, [(f"{CLAIM}.placeOfService", "invalid_format")]),
         ({"prior_auth": "PA~1"}, [(f"{CLAIM}.priorAuth", "invalid_characters")]),
         ({"rendering": therapist(npi="155555555")}, [(f"{CLAIM}.rendering.npi", "invalid_npi")]),
-        ({"rendering": dataclasses.replace(therapist(), taxonomy="1041C0700")}, [(f"{CLAIM}.rendering.taxonomy", "invalid_format")]),
+        (
+            {"rendering": dataclasses.replace(therapist(), taxonomy="1041C0700")},
+            [(f"{CLAIM}.rendering.taxonomy", "invalid_format")],
+        ),
     ],
-)  # fmt: skip
-def test_claim_problems(claim_changes: dict[str, object], expected: list[tuple[str, str]]) -> None:
+)
+def test_claim_problems(claim_changes: dict[str, Any], expected: list[tuple[str, str]]) -> None:
     """Corrections need the original claim, diagnoses are ICD-10-CM (1 to 12, distinct), NPIs check out."""
     assert problems_of(batch_of((member(), group_claim(**claim_changes)))) == expected
 
@@ -124,12 +134,14 @@ def test_claim_ids_are_short_unique_and_free_of_delimiters() -> None:
         ({"sex": "X"}, [("subscriber.sex", "invalid_code")]),
         ({"relationship": "19"}, [("subscriber.relationship", "unsupported")]),
         ({"payer_responsibility": "Q"}, [("subscriber.payerResponsibility", "invalid_code")]),
-        ({"address": Address("7 Elm St", "Madison", "Wisconsin", "5370")},
-         [("subscriber.address.state", "invalid_format"), ("subscriber.address.zip", "invalid_format")]),
+        (
+            {"address": Address("7 Elm St", "Madison", "Wisconsin", "5370")},
+            [("subscriber.address.state", "invalid_format"), ("subscriber.address.zip", "invalid_format")],
+        ),
     ],
-)  # fmt: skip
-def test_subscriber_problems(subscriber_changes: dict[str, object], expected: list[tuple[str, str]]) -> None:
-    """The member's id is carried verbatim, the patient must be the subscriber, codes and address are checked."""
+)
+def test_subscriber_problems(subscriber_changes: dict[str, Any], expected: list[tuple[str, str]]) -> None:
+    """The member id is sent verbatim, the patient must be the subscriber, codes and address are checked."""
     subscriber = dataclasses.replace(member(), **subscriber_changes)
     assert problems_of(batch_of((subscriber, group_claim()))) == [(f"{CLAIM}.{f}", c) for f, c in expected]
 
@@ -143,10 +155,22 @@ def test_secondary_payer_responsibility_is_accepted() -> None:
 @pytest.mark.parametrize(
     ("batch_changes", "expected"),
     [
-        ({"billing_provider": dataclasses.replace(billing_provider(), npi="1987654320")}, [("billingProvider.npi", "invalid_npi")]),
-        ({"billing_provider": dataclasses.replace(billing_provider(), tax_id="84-271905")}, [("billingProvider.taxId", "invalid_format")]),
-        ({"billing_provider": dataclasses.replace(billing_provider(), address=Address("42 Harbor Rd", "Madison", "WI", "53703"))},
-         [("billingProvider.address.zip", "invalid_format")]),
+        (
+            {"billing_provider": dataclasses.replace(billing_provider(), npi="1987654320")},
+            [("billingProvider.npi", "invalid_npi")],
+        ),
+        (
+            {"billing_provider": dataclasses.replace(billing_provider(), tax_id="84-271905")},
+            [("billingProvider.taxId", "invalid_format")],
+        ),
+        (
+            {
+                "billing_provider": dataclasses.replace(
+                    billing_provider(), address=Address("42 Harbor Rd", "Madison", "WI", "53703")
+                )
+            },
+            [("billingProvider.address.zip", "invalid_format")],
+        ),
         ({"payer": Payer("Northwoods Health", "NWH01", "XX")}, [("payer.filingIndicator", "invalid_code")]),
         ({"payer": Payer("Northwoods Health", "")}, [("payer.payerId", "required")]),
         ({"interchange_control_number": 0}, [("interchangeControlNumber", "out_of_range")]),
@@ -154,12 +178,15 @@ def test_secondary_payer_responsibility_is_accepted() -> None:
         ({"sender_id": "LAKESIDE-GROUP-THERAPY"}, [("senderId", "invalid_format")]),
         ({"usage": "X"}, [("usage", "invalid_code")]),
         ({"submitter_contact": Contact("Billing Desk")}, [("submitterContact", "required")]),
-        ({"submitter_contact": Contact("Billing Desk", phone="555-0142")}, [("submitterContact.phone", "invalid_format")]),
+        (
+            {"submitter_contact": Contact("Billing Desk", phone="555-0142")},
+            [("submitterContact.phone", "invalid_format")],
+        ),
         ({"claims": []}, [("claims", "required")]),
     ],
-)  # fmt: skip
-def test_batch_problems(batch_changes: dict[str, object], expected: list[tuple[str, str]]) -> None:
-    """The billing provider needs a valid NPI, a 9-digit tax id and ZIP+4; envelopes need valid ids and numbers."""
+)
+def test_batch_problems(batch_changes: dict[str, Any], expected: list[tuple[str, str]]) -> None:
+    """The billing provider needs a valid NPI, a 9-digit tax id and ZIP+4; envelopes valid ids and numbers."""
     assert problems_of(batch_of((member(), group_claim()), **batch_changes)) == expected
 
 
@@ -212,7 +239,7 @@ def test_file_arithmetic_catches_pointers_past_the_diagnoses_and_zero_units() ->
 
 
 def test_pyx12_reports_a_structural_error_and_refuses_an_unmapped_transaction() -> None:
-    """A wrong SE count is an ERROR; a transaction pyx12 has no map for (270 5010) raises instead of passing."""
+    """A wrong SE count is an ERROR; a transaction pyx12 has no map for (270 5010) raises rather than pass."""
     text = write_837p(batch_of((member(), group_claim())))
     se = next(s for s in text.split("\n") if s.startswith("SE*"))
     errors = pyx12_errors(text.replace(se, "SE*3*0001~"))

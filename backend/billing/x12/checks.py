@@ -76,9 +76,7 @@ def reject_unless_clean(batch: ClaimBatch, kind: type[ProfessionalClaim] | type[
     problems = claim_problems(batch)
     for index, (_, claim) in enumerate(batch.claims):
         if not isinstance(claim, kind):
-            problems.append(
-                _problem(f"{_claim_path(claim, index)}", "wrong_claim_type", "is not this format's")
-            )
+            problems.append(_problem(_claim_path(claim, index), "wrong_claim_type", "is not this format's"))
     if problems:
         raise ClaimRejected(problems)
 
@@ -134,7 +132,7 @@ def _batch_problems(batch: ClaimBatch) -> list[FieldProblem]:
     problems += _required_text("submitterContact.name", contact.name, x12.MAX_CONTACT_NAME)
     if not contact.phone and not contact.email:
         problems.append(_problem("submitterContact", "required", "needs a phone number or an email"))
-    if contact.phone and not re.match(r"^\d{10,}$", x12.digits(contact.phone)):
+    if contact.phone and not re.match(r"^\d{10,}$", x12.phone_digits(contact.phone)):
         problems.append(_problem("submitterContact.phone", "invalid_format", "must have at least 10 digits"))
     if contact.email and (not EMAIL.match(contact.email.strip()) or x12.DELIMITERS & set(contact.email)):
         problems.append(_problem("submitterContact.email", "invalid_format", "is not an email X12 can carry"))

@@ -21,6 +21,7 @@ from backend.billing.x12.envelope import (
     decimal_text,
     diagnosis_code,
     person,
+    procedure,
     segment,
     write_transaction,
 )
@@ -73,7 +74,7 @@ def _claim(claim: Claim, billing: BillingProvider) -> list[str]:
             segment(
                 "SV2",
                 line.revenue_code or "",
-                composite("HC", line.procedure.upper(), *(m.upper() for m in line.modifiers)),
+                procedure(line),
                 amount(line.charge),
                 "UN",
                 decimal_text(line.units),

@@ -18,6 +18,7 @@ from backend.billing.x12.envelope import (
     decimal_text,
     diagnosis_code,
     person,
+    procedure,
     segment,
     write_transaction,
 )
@@ -66,7 +67,7 @@ def _claim(claim: Claim, billing: BillingProvider) -> list[str]:
             segment("LX", str(number)),
             segment(
                 "SV1",
-                composite("HC", line.procedure.upper(), *(m.upper() for m in line.modifiers)),
+                procedure(line),
                 amount(line.charge),
                 "UN",
                 decimal_text(line.units),

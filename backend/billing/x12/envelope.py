@@ -23,7 +23,7 @@ from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 
-from backend.billing.claims import Address, BillingProvider, Claim, ClaimBatch, Subscriber
+from backend.billing.claims import Address, BillingProvider, Claim, ClaimBatch, ServiceLine, Subscriber
 
 ELEMENT = "*"
 COMPONENT = ":"
@@ -50,8 +50,11 @@ ClaimWriter = Callable[[Claim, BillingProvider], list[str]]
 
 def clean_text(value: str, max_length: int) -> str:
     """`value` as X12 carries it: transliterated, upper-cased, unwritable characters as spaces, cut."""
-    decomposed = unicodedata.normalize("NFKD", value)
-    ascii_only = "".join(c for c in decomposed if not unicodedata.combining(c)).upper()
+    if value.isascii():
+        ascii_only = value.upper()
+    else:
+        decomposed = unicodedata.normalize("NFKD", value)
+        ascii_only = "".join(c for c in decomposed if not unicodedata.combining(c)).upper()
     return _SPACES.sub(" ", _UNWRITABLE.sub(" ", ascii_only)).strip()[:max_length].rstrip()
 
 
@@ -95,6 +98,16 @@ def d8(day: date) -> str:
 def diagnosis_code(code: str) -> str:
     """ICD-10-CM as X12 carries it: upper case, without the dot (F33.1 -> F331)."""
     return code.strip().upper().replace(".", "")
+
+
+def phone_digits(phone: str) -> str:
+    """A phone number as PER carries it: its digits only ("(608) 555-0142" -> "6085550142")."""
+    return "".join(c for c in phone if c.isascii() and c.isdigit())
+
+
+def procedure(line: ServiceLine) -> str:
+    """The SV1-01 / SV2-02 composite: HC (CPT/HCPCS), the code, then up to four modifiers."""
+    return composite("HC", line.procedure.strip().upper(), *(m.strip().upper() for m in line.modifiers))
 
 
 def digits(value: str) -> str:
@@ -161,7 +174,7 @@ def _header(batch: ClaimBatch) -> list[str]:
     contact = batch.submitter_contact
     numbers: list[str] = []
     if contact.phone:
-        numbers += ["TE", digits(contact.phone)[:MAX_CONTACT_NUMBER]]
+        numbers += ["TE", phone_digits(contact.phone)[:MAX_CONTACT_NUMBER]]
     if contact.email:
         numbers += ["EM", contact.email.strip()[:MAX_CONTACT_NUMBER]]
     return [

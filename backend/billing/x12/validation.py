@@ -41,12 +41,17 @@ class _Collect(logging.Handler):
 
 
 def pyx12_errors(text: str) -> list[str]:
-    """pyx12's ERROR and CRITICAL messages for the X12 document `text`; [] when it is valid."""
+    """pyx12's ERROR and CRITICAL messages for the X12 document `text`; [] when it is valid.
+
+    The messages quote element values (names, member ids): they are returned to the caller, never
+    propagated to the application's logs.
+    """
     logger = logging.getLogger("pyx12")
     collect = _Collect()
     with _LOCK:
-        level = logger.level
+        level, propagate = logger.level, logger.propagate
         logger.setLevel(logging.INFO)
+        logger.propagate = False
         logger.addHandler(collect)
         try:
             valid: bool = pyx12.x12n_document.x12n_document(
@@ -57,6 +62,7 @@ def pyx12_errors(text: str) -> list[str]:
         finally:
             logger.removeHandler(collect)
             logger.setLevel(level)
+            logger.propagate = propagate
     errors = [m for m in collect.messages if m.startswith(("ERROR", "CRITICAL"))]
     if not valid and not errors:
         errors.append("ERROR: pyx12 rejected the document without a message")

@@ -37,6 +37,7 @@ def upgrade(op: Operations) -> None:
         sa.Column("city", sa.String(length=30), nullable=False),
         sa.Column("state", sa.String(length=2), nullable=False),
         sa.Column("postal_code", sa.String(length=9), nullable=False),
+        sa.Column("contact_phone", sa.String(length=15), nullable=False),
         sa.Column("is_default", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_billing_providers")),

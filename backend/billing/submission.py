@@ -1,0 +1,289 @@
+"""Sending claims to the clearinghouse and reading what comes back (worker jobs, sync sessions).
+
+`submit_ready_claims` writes one 837 batch per payer from the READY claims (each checked by the
+writer and by pyx12 before it leaves: a batch that fails is not sent and its claims stay READY with
+the problem logged by code); `process_responses` reads 999 / 277CA / 835 / 271 files from the
+clearinghouse and updates batches, claims, payments and eligibility checks, each file once.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from backend.billing import claims as doc
+from backend.billing.clearinghouse import (
+    ClaimAckStatus,
+    Clearinghouse,
+    FileDropClearinghouse,
+    Response,
+    ResponseKind,
+    parse_277ca,
+    parse_999,
+)
+from backend.billing.documents import claim_from_document
+from backend.billing.eligibility import eligibility_outcome, parse_271
+from backend.billing.models import (
+    BillingProvider,
+    Claim,
+    ClaimBatch,
+    ClaimFormat,
+    ClaimPayment,
+    ClaimStatus,
+    ControlNumber,
+    EligibilityCheck,
+    Payer,
+    Remittance,
+)
+from backend.billing.remittance import Outcome, parse_835
+from backend.billing.x12.checks import ClaimRejected
+from backend.billing.x12.claim_837p import write_837p
+from backend.billing.x12.validation import pyx12_errors
+from backend.database import utcnow
+from backend.settings import get_settings
+
+log = logging.getLogger(__name__)
+RECEIVER_ID = "CLEARINGHOUSE"
+OUTCOME_STATUS = {
+    Outcome.PAID: ClaimStatus.PAID,
+    Outcome.PARTIALLY_PAID: ClaimStatus.PARTIALLY_PAID,
+    Outcome.DENIED: ClaimStatus.DENIED,
+    Outcome.REVERSED: ClaimStatus.ACCEPTED,
+}
+
+ClearinghouseFactory = Callable[[str], Clearinghouse]
+
+
+def file_drop(schema: str) -> Clearinghouse:
+    """The default: a folder per clinic under the data directory (outbox, inbox, processed)."""
+    return FileDropClearinghouse(Path(get_settings().data_dir) / "clearinghouse" / schema)
+
+
+_factory: ClearinghouseFactory = file_drop
+
+
+def use_clearinghouse(factory: ClearinghouseFactory) -> ClearinghouseFactory:
+    """Swap the clearinghouse (tests point it at a simulated one); returns the previous factory."""
+    global _factory
+    previous, _factory = _factory, factory
+    return previous
+
+
+def clearinghouse_for(schema: str) -> Clearinghouse:
+    return _factory(schema)
+
+
+def next_control_number(session: Session) -> int:
+    """ISA13/GS06: unique per clinic, taken under the counter row's lock."""
+    stmt = (
+        insert(ControlNumber)
+        .values(name="interchange", next_value=2)
+        .on_conflict_do_update(index_elements=["name"], set_={"next_value": ControlNumber.next_value + 1})
+        .returning(ControlNumber.next_value)
+    )
+    return int(session.execute(stmt).scalar_one()) - 1
+
+
+def submit_ready_claims(
+    session: Session, clearinghouse: Clearinghouse, now: datetime | None = None
+) -> list[ClaimBatch]:
+    """One 837P batch per payer of the READY professional claims; returns the batches sent."""
+    now = now or utcnow()
+    provider = session.scalars(select(BillingProvider).order_by(BillingProvider.is_default.desc())).first()
+    if provider is None:
+        log.warning("claims ready but no billing provider configured: nothing sent")
+        return []
+    ready = list(
+        session.scalars(
+            select(Claim)
+            .where(Claim.status == ClaimStatus.READY, Claim.claim_format == ClaimFormat.PROFESSIONAL)
+            .order_by(Claim.created_at)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    by_payer: dict[uuid.UUID, list[Claim]] = defaultdict(list)
+    for claim in ready:
+        by_payer[claim.payer_id].append(claim)
+    sent = []
+    for payer_id, claims in by_payer.items():
+        payer = session.get_one(Payer, payer_id)
+        control = next_control_number(session)
+        batch = doc.ClaimBatch(
+            sender_id=provider.tax_id,
+            receiver_id=RECEIVER_ID,
+            submitter_name=provider.name,
+            submitter_contact=doc.Contact(name=provider.name, phone=provider.contact_phone),
+            receiver_name=RECEIVER_ID,
+            billing_provider=_provider(provider),
+            payer=doc.Payer(
+                name=payer.name, payer_id=payer.payer_code, filing_indicator=payer.filing_indicator
+            ),
+            claims=[claim_from_document(c.document) for c in claims],
+            interchange_control_number=control,
+            group_control_number=control,
+            created_at=now,
+        )
+        try:
+            text = write_837p(batch)
+        except ClaimRejected as rejected:
+            log.error("batch for payer %s not written: %s", payer_id, rejected)
+            continue
+        errors = pyx12_errors(text)
+        if errors:
+            log.error("batch for payer %s failed pyx12 (%d errors): not sent", payer_id, len(errors))
+            continue
+        file_name = f"837P-{control:09d}"
+        row = ClaimBatch(
+            id=uuid.uuid4(),
+            payer_id=payer_id,
+            claim_format=ClaimFormat.PROFESSIONAL,
+            interchange_control_number=control,
+            file_name=file_name,
+            claim_count=len(claims),
+            submission_id=clearinghouse.submit(file_name, text),
+        )
+        session.add(row)
+        session.flush()
+        for claim in claims:
+            claim.status = ClaimStatus.SUBMITTED
+            claim.batch_id = row.id
+            claim.updated_at = now
+        sent.append(row)
+    session.flush()
+    return sent
+
+
+def _provider(p: BillingProvider) -> doc.BillingProvider:
+    address = doc.Address(
+        line1=p.address_line1, line2=p.address_line2, city=p.city, state=p.state, zip=p.postal_code
+    )
+    return doc.BillingProvider(name=p.name, npi=p.npi, tax_id=p.tax_id, taxonomy=p.taxonomy, address=address)
+
+
+def process_responses(session: Session, clearinghouse: Clearinghouse) -> int:
+    """Apply every response waiting in the clearinghouse; each file is acknowledged after its update."""
+    handled = 0
+    for response in clearinghouse.responses():
+        apply_response(session, response)
+        session.flush()
+        clearinghouse.acknowledge(response)
+        handled += 1
+    return handled
+
+
+def apply_response(session: Session, response: Response) -> None:
+    if response.kind == ResponseKind.ACK_999:
+        _apply_999(session, response.text)
+    elif response.kind == ResponseKind.CLAIM_ACK_277CA:
+        _apply_277ca(session, response.text)
+    elif response.kind == ResponseKind.REMITTANCE_835:
+        _apply_835(session, response)
+    elif response.kind == ResponseKind.ELIGIBILITY_271:
+        _apply_271(session, response.text)
+
+
+def _claims_by_number(session: Session, numbers: list[str]) -> dict[str, Claim]:
+    return {c.claim_number: c for c in session.scalars(select(Claim).where(Claim.claim_number.in_(numbers)))}
+
+
+def _apply_999(session: Session, text: str) -> None:
+    for group in parse_999(text):
+        batch = session.scalar(
+            select(ClaimBatch).where(ClaimBatch.interchange_control_number == int(group.group_control_number))
+        )
+        if batch is None:
+            continue
+        batch.status = group.status.value
+        if batch.status == "rejected":
+            for claim in session.scalars(select(Claim).where(Claim.batch_id == batch.id)):
+                claim.status = ClaimStatus.REJECTED
+
+
+def _apply_277ca(session: Session, text: str) -> None:
+    acks = parse_277ca(text)
+    claims = _claims_by_number(session, [a.claim_id for a in acks.claims if a.claim_id])
+    for ack in acks.claims:
+        claim = claims.get(ack.claim_id or "")
+        if claim is None or claim.status not in (ClaimStatus.SUBMITTED, ClaimStatus.ACCEPTED):
+            continue
+        if ack.status == ClaimAckStatus.ACCEPTED:
+            claim.status = ClaimStatus.ACCEPTED
+        elif ack.status == ClaimAckStatus.REJECTED:
+            claim.status = ClaimStatus.REJECTED
+        claim.payer_claim_number = ack.payer_claim_number or claim.payer_claim_number
+        claim.updated_at = utcnow()
+
+
+def _apply_835(session: Session, response: Response) -> None:
+    if session.scalar(select(Remittance.id).where(Remittance.file_name == response.name)):
+        return  # this file was applied already
+    remittance = parse_835(response.text)
+    row = Remittance(
+        id=uuid.uuid4(),
+        file_name=response.name,
+        payer_name=remittance.payer_name,
+        check_number=remittance.check_number,
+        payment_date=remittance.payment_date,
+        total_paid=remittance.total_paid,
+        problems=[f"{p.field}: {p.code}" for p in remittance.problems],
+    )
+    session.add(row)
+    session.flush()
+    claims = _claims_by_number(session, [c.claim_id for c in remittance.claims])
+    for payment in remittance.claims:
+        claim = claims.get(payment.claim_id)
+        if claim is None:
+            log.warning("835 %s pays a claim number we did not send", response.name)
+            continue
+        session.add(
+            ClaimPayment(
+                id=uuid.uuid4(),
+                remittance_id=row.id,
+                claim_id=claim.id,
+                status_code=payment.status_code,
+                outcome=payment.outcome.value,
+                charge=payment.charge,
+                paid=payment.paid,
+                patient_responsibility=payment.patient_responsibility,
+                adjustments=[
+                    {"group": a.group, "reason": a.reason, "amount": str(a.amount)}
+                    for a in payment.adjustments
+                ]
+                + [
+                    {"group": a.group, "reason": a.reason, "amount": str(a.amount), "line": str(i + 1)}
+                    for i, line in enumerate(payment.lines)
+                    for a in line.adjustments
+                ],
+                remarks=list(payment.remarks) + [r for line in payment.lines for r in line.remarks],
+            )
+        )
+        claim.status = OUTCOME_STATUS[payment.outcome]
+        claim.paid_amount = payment.paid
+        claim.patient_responsibility = payment.patient_responsibility
+        claim.payer_claim_number = payment.payer_claim_number or claim.payer_claim_number
+        claim.updated_at = utcnow()
+
+
+def _apply_271(session: Session, text: str) -> None:
+    result = parse_271(text)
+    status, reasons = eligibility_outcome(result)
+    check = session.scalar(
+        select(EligibilityCheck)
+        .where(EligibilityCheck.status == "pending", EligibilityCheck.submission_id == result.trace_number)
+        .with_for_update()
+    )
+    if check is None:
+        return
+    check.status = status.value
+    check.copay = result.copay
+    check.visit_limit = result.visit_limit
+    check.messages = list(reasons)
+    check.responded_at = utcnow()

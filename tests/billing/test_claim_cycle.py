@@ -1,0 +1,129 @@
+"""Claims to the clearinghouse and back: 837P batches per payer, 999/277CA acknowledgements, an 835.
+
+The clearinghouse is a file drop answered by tests/billing/simulated_clearinghouse.py (a payer that
+pays 80% and denies member ids starting with DENY); our database, outbox handlers and writers run
+for real. Also: a claim run that dies half-way leaves nothing, and its retry makes each claim once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from backend.billing import engine
+from backend.billing.clearinghouse import FileDropClearinghouse
+from backend.billing.engine import SESSION_CLOSED, SUBMIT_CLAIMS
+from backend.billing.models import BillingProvider, Claim, ClaimBatch, ClaimPayment, ClaimStatus, Remittance
+from backend.billing.submission import process_responses, use_clearinghouse
+from backend.billing.x12.validation import pyx12_errors
+from backend.clients.models import Authorization, ClientCoverage
+from backend.tenants.routing import tenant_session
+from backend.workers.outbox import OutboxMessage, process
+from tests.billing.simulated_clearinghouse import SimulatedClearinghouse
+from tests.billing.test_engine import billed  # noqa: F401
+from tests.documentation.test_session_record_graphql import Scenario, api  # noqa: F401
+
+
+@pytest.fixture
+def drop(tmp_path: Path) -> Iterator[Path]:
+    previous = use_clearinghouse(lambda schema: FileDropClearinghouse(tmp_path / schema))
+    yield tmp_path
+    use_clearinghouse(previous)
+
+
+def _process_kind(s: Scenario, kind: str) -> None:
+    with tenant_session(s.database.engine, s.clinic.schema_name) as session:
+        rows = list(session.scalars(select(OutboxMessage.id).where(OutboxMessage.kind == kind)))
+    assert rows, f"no {kind} row"
+    for row_id in rows:
+        with tenant_session(s.database.engine, s.clinic.schema_name) as session:
+            process(session, row_id)
+
+
+def _configure(s: Scenario, deny_member: int) -> None:
+    with tenant_session(s.database.engine, s.clinic.schema_name) as session:
+        session.add(
+            BillingProvider(
+                name="Harbor Behavioral Health",
+                npi="1555555550",
+                tax_id="123456789",
+                taxonomy="261QM0801X",
+                address_line1="12 Harbor St",
+                city="Portland",
+                state="ME",
+                postal_code="041011234",
+                contact_phone="2075550100",
+                is_default=True,
+            )
+        )
+        coverage = session.scalars(
+            select(ClientCoverage).where(ClientCoverage.client_id == s.group.members[deny_member].client_id)
+        ).one()
+        coverage.member_id = "DENY0042"
+
+
+def test_claims_go_out_in_one_valid_batch_per_payer_and_the_835_pays_and_denies_per_member(
+    billed: Scenario,  # noqa: F811
+    drop: Path,
+) -> None:
+    """Two payers -> two 837P files passing pyx12; 277CA accepts; the 835 pays six claims and denies one."""
+    s = billed
+    _configure(s, deny_member=3)
+    _process_kind(s, SESSION_CLOSED)
+    _process_kind(s, SUBMIT_CLAIMS)
+    outbox = drop / s.clinic.schema_name / "outbox"
+    files = sorted(outbox.glob("*.x12"))
+    assert len(files) == 2
+    assert all(pyx12_errors(f.read_text()) == [] for f in files)
+    simulated = SimulatedClearinghouse(drop / s.clinic.schema_name)
+    assert simulated.process() == 2
+    with tenant_session(s.database.engine, s.clinic.schema_name) as session:
+        assert process_responses(session, FileDropClearinghouse(drop / s.clinic.schema_name)) >= 4
+    with tenant_session(s.database.engine, s.clinic.schema_name) as session:
+        claims = {c.client_id: c for c in session.scalars(select(Claim))}
+        batches = list(session.scalars(select(ClaimBatch)))
+        payments = list(session.scalars(select(ClaimPayment)))
+        remittances = list(session.scalars(select(Remittance)))
+    assert {b.status for b in batches} == {"accepted"} and sum(b.claim_count for b in batches) == 7
+    denied = claims[s.group.members[3].client_id]
+    assert denied.status == ClaimStatus.DENIED and denied.paid_amount == Decimal("0")
+    denial = next(p for p in payments if p.claim_id == denied.id)
+    assert any(a["reason"] == "50" for a in denial.adjustments)
+    paid = [c for cid, c in claims.items() if cid != denied.client_id]
+    assert {c.status for c in paid} == {ClaimStatus.PAID}
+    assert all(c.paid_amount == (c.total_charge * Decimal("0.80")).quantize(Decimal("0.01")) for c in paid)
+    assert len(remittances) >= 1 and all(r.problems == [] for r in remittances)
+
+
+def test_a_claim_run_that_dies_half_way_stores_nothing_and_its_retry_makes_each_claim_once(
+    billed: Scenario,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The engine's work is one transaction: killed after 3 claims, nothing is kept; the retry makes 7."""
+    s = billed
+    real_claim = engine._claim
+    made = 0
+
+    def dying(*args: object) -> None:
+        nonlocal made
+        made += 1
+        if made == 4:
+            raise RuntimeError("worker killed")
+        real_claim(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(engine, "_claim", dying)
+    with pytest.raises(RuntimeError), tenant_session(s.database.engine, s.clinic.schema_name) as session:
+        (row_id,) = session.scalars(select(OutboxMessage.id).where(OutboxMessage.kind == SESSION_CLOSED))
+        process(session, row_id)
+    with tenant_session(s.database.engine, s.clinic.schema_name) as session:
+        assert list(session.scalars(select(Claim))) == []
+    monkeypatch.setattr(engine, "_claim", real_claim)
+    _process_kind(s, SESSION_CLOSED)
+    _process_kind(s, SESSION_CLOSED)  # a duplicate delivery: already processed, nothing more
+    with tenant_session(s.database.engine, s.clinic.schema_name) as session:
+        assert len(list(session.scalars(select(Claim)))) == 7
+        assert session.scalars(select(Authorization)).one().sessions_used == 4
