@@ -21,10 +21,13 @@ from strawberry.types import ExecutionContext
 from backend.graphql.access import check_every_root_field_guarded
 from backend.graphql.auth import AuthMutations
 from backend.graphql.authorizations import AuthorizationMutations, AuthorizationQueries
+from backend.graphql.billing_claims import BillingClaimMutations, BillingClaimQueries
+from backend.graphql.billing_reports import BillingReportMutations, BillingReportQueries
 from backend.graphql.billing_setup import BillingSetupMutations, BillingSetupQueries
 from backend.graphql.clients import ClientMutations, ClientNode, ClientQueries
 from backend.graphql.clinic import ClinicMutations, ClinicQueries
 from backend.graphql.documentation_reads import DocumentationReadMutations, DocumentationReadQueries
+from backend.graphql.eligibility import EligibilityMutations, EligibilityQueries
 from backend.graphql.enrollment import EnrollmentMutations, EnrollmentQueries
 from backend.graphql.errors import AccessError
 from backend.graphql.intake import IntakeMutations, IntakeQueries
@@ -59,6 +62,9 @@ Query = merge_types(
         TreatmentQueries,
         AuthorizationQueries,
         BillingSetupQueries,
+        BillingClaimQueries,
+        BillingReportQueries,
+        EligibilityQueries,
     ),
 )
 Mutation = merge_types(
@@ -79,6 +85,9 @@ Mutation = merge_types(
         TreatmentMutations,
         AuthorizationMutations,
         BillingSetupMutations,
+        BillingClaimMutations,
+        BillingReportMutations,
+        EligibilityMutations,
     ),
 )
 
