@@ -21,6 +21,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.billing.corrections import MEMBER_REMOVED
 from backend.billing.engine import SESSION_CLOSED
 from backend.clients.models import Client
 from backend.clinic.store import clinic_settings
@@ -347,6 +348,8 @@ async def remove_member(
     if state.record.status == RecordStatus.FINAL:
         attendee.removed_at = now or utcnow()
         attendee.removal_reason = reason
+        # Billing withdraws the member's claim (deleted while unsent, voided once sent).
+        add_message(session, MEMBER_REMOVED, {"session_id": session_id, "client_id": client_id})
         await session.execute(
             delete(BillableEvent).where(
                 BillableEvent.session_id == session_id,

@@ -45,6 +45,7 @@ HANDLER_MODULES = (
     "backend.waitlist.offers",
     "backend.enrollment.absences",
     "backend.billing.engine",
+    "backend.billing.corrections",
 )
 
 

@@ -1,0 +1,138 @@
+"""Correcting a claim the payer already has: a replacement (frequency 7) or a void (8), never an edit.
+
+A replacement is re-decided from the session as it stands now (e.g. after an addendum changed the
+member's diagnoses or coverage); a void withdraws the claim and gives back the authorization use.
+A member removed from a final record has their claim withdrawn: deleted while still unsent, voided
+once the payer has it.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from backend.billing.claim_builder import build_claim, claim_number, claimable
+from backend.billing.documents import claim_document, claim_from_document, corrected
+from backend.billing.models import Claim, ClaimStatus
+from backend.billing.session_facts import load
+from backend.clients.models import Authorization
+from backend.database import utcnow
+from backend.errors import FieldProblem, InputRejected
+from backend.workers.outbox import Payload, handler
+
+MEMBER_REMOVED = "billing.member_removed"
+CORRECTABLE = (
+    ClaimStatus.SUBMITTED,
+    ClaimStatus.ACCEPTED,
+    ClaimStatus.PAID,
+    ClaimStatus.PARTIALLY_PAID,
+    ClaimStatus.DENIED,
+)
+
+
+def _correctable(session: Session, claim_id: uuid.UUID) -> Claim:
+    claim = session.get(Claim, claim_id, with_for_update=True)
+    if claim is None:
+        raise InputRejected([FieldProblem("claimId", "not_found", "does not name a claim in this clinic")])
+    if claim.status not in CORRECTABLE:
+        raise InputRejected(
+            [FieldProblem("claimId", "not_correctable", f"the claim is {claim.status.value}")]
+        )
+    if not claim.payer_claim_number:
+        raise InputRejected(
+            [FieldProblem("claimId", "not_adjudicated", "the payer has not numbered this claim yet")]
+        )
+    return claim
+
+
+def _successor(
+    original: Claim, number: str, frequency: str, document: dict[str, object], total: object
+) -> Claim:
+    return Claim(
+        id=uuid.uuid4(),
+        billable_event_id=original.billable_event_id,
+        session_id=original.session_id,
+        client_id=original.client_id,
+        payer_id=original.payer_id,
+        authorization_id=original.authorization_id,
+        claim_number=number,
+        claim_format=original.claim_format,
+        frequency=frequency,
+        replaces_claim_id=original.id,
+        status=ClaimStatus.READY,
+        service_date=original.service_date,
+        total_charge=total,
+        document=document,
+    )
+
+
+def replace_claim(session: Session, claim_id: uuid.UUID) -> Claim:
+    """A frequency-7 claim re-decided from the session now; the original becomes REPLACED."""
+    original = _correctable(session, claim_id)
+    billing = load(session, original.session_id)
+    assert billing is not None
+    decision = next(
+        (claimable(billing, d) for d in billing.decide() if d.client_key == str(original.client_id)), None
+    )
+    if decision is None or not decision.billed:
+        codes = ", ".join(r.code for r in decision.reasons) if decision else "not on the roster"
+        raise InputRejected(
+            [FieldProblem("claimId", "no_longer_billable", f"not billable now ({codes}): void it instead")]
+        )
+    number = claim_number()
+    subscriber, claim = build_claim(billing, decision, number, "7", original.payer_claim_number)
+    successor = _successor(original, number, "7", claim_document(subscriber, claim), claim.total_charge)
+    session.add(successor)
+    original.status = ClaimStatus.REPLACED
+    original.updated_at = utcnow()
+    session.flush()
+    return successor
+
+
+def void_claim(session: Session, claim_id: uuid.UUID) -> Claim:
+    """A frequency-8 claim withdrawing the original (VOIDED); its authorization use is given back."""
+    original = _correctable(session, claim_id)
+    subscriber, claim = claim_from_document(original.document)
+    number = claim_number()
+    voided = corrected(claim, number, "8", original.payer_claim_number or "")
+    successor = _successor(original, number, "8", claim_document(subscriber, voided), voided.total_charge)
+    session.add(successor)
+    original.status = ClaimStatus.VOIDED
+    original.updated_at = utcnow()
+    _give_back(session, original)
+    session.flush()
+    return successor
+
+
+def _give_back(session: Session, claim: Claim) -> None:
+    if claim.authorization_id is not None:
+        session.execute(
+            update(Authorization)
+            .where(Authorization.id == claim.authorization_id, Authorization.sessions_used > 0)
+            .values(sessions_used=Authorization.sessions_used - 1)
+        )
+
+
+@handler(MEMBER_REMOVED)
+def on_member_removed(session: Session, payload: Payload) -> None:
+    """Withdraw the removed member's claim for the session: delete it while unsent, void it once sent."""
+    session_id = uuid.UUID(str(payload["session_id"]))
+    client_id = uuid.UUID(str(payload["client_id"]))
+    claims = session.scalars(
+        select(Claim)
+        .where(
+            Claim.session_id == session_id,
+            Claim.client_id == client_id,
+            Claim.frequency == "1",
+            Claim.status.not_in([ClaimStatus.VOIDED, ClaimStatus.REPLACED]),
+        )
+        .with_for_update()
+    )
+    for claim in claims:
+        if claim.status == ClaimStatus.READY:
+            _give_back(session, claim)
+            claim.status = ClaimStatus.VOIDED
+        elif claim.payer_claim_number:
+            void_claim(session, claim.id)

@@ -1,0 +1,119 @@
+"""Billing through the frontend contract: setup errors, the preview, decisions, claims and a void."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from backend.billing.clearinghouse import FileDropClearinghouse
+from backend.billing.engine import SESSION_CLOSED, SUBMIT_CLAIMS
+from backend.billing.models import Claim
+from backend.billing.submission import process_responses, use_clearinghouse
+from backend.database import Database
+from backend.settings import Settings
+from backend.tenants.models import Tenant
+from backend.tenants.routing import tenant_session
+from tests.billing.simulated_clearinghouse import SimulatedClearinghouse
+from tests.billing.test_claim_cycle import _configure, _process_kind
+from tests.billing.test_engine import billed  # noqa: F401
+from tests.documentation.test_session_record_graphql import Caller, Scenario, api  # noqa: F401
+from tests.support import GraphQLClient, make_account
+
+FILE = "billing.graphql"
+PROVIDER = {
+    "name": "Harbor Behavioral Health",
+    "npi": "1555555550",
+    "taxId": "123456789",
+    "taxonomy": "261QM0801X",
+    "addressLine1": "12 Harbor St",
+    "city": "Portland",
+    "state": "ME",
+    "postalCode": "041011234",
+    "contactPhone": "2075550100",
+}
+
+
+@pytest.fixture
+def biller(api: GraphQLClient, database: Database, settings: Settings) -> Callable[[Tenant], Caller]:  # noqa: F811
+    return lambda clinic: Caller(api, make_account(database, settings, clinic, ["biller"]))
+
+
+@pytest.fixture
+def drop(tmp_path: Path) -> Iterator[Path]:
+    previous = use_clearinghouse(lambda schema: FileDropClearinghouse(tmp_path / schema))
+    yield tmp_path
+    use_clearinghouse(previous)
+
+
+def test_setup_errors_name_the_field_and_store_nothing(
+    biller: Callable[[Tenant], Caller], make_clinic: Callable[..., Tenant]
+) -> None:
+    """A bad NPI check digit, a short tax id, an overlapping rule version: typed errors, nothing stored."""
+    b = biller(make_clinic())
+    bad = b.data("AddBillingProvider", FILE, input={**PROVIDER, "npi": "1555555551", "taxId": "12345"})
+    assert bad["addBillingProvider"]["__typename"] == "InvalidInput"
+    assert {e["field"] for e in bad["addBillingProvider"]["errors"]} == {"npi", "taxId"}
+    assert b.data("BillingProviders", FILE)["billingProviders"] == []
+    payer = b.data(
+        "AddPayer", FILE, input={"name": "Medicaid MCO", "payerCode": "MCD01", "claimFormat": "PROFESSIONAL"}
+    )["addPayer"]["payer"]
+    rules = {"group_modifier": "HQ", "fee_schedule": {"90853": "45.00"}}
+    first = {
+        "payerId": payer["id"],
+        "effectiveFrom": "2026-01-01",
+        "effectiveTo": "2026-06-30",
+        "rules": rules,
+    }
+    assert (
+        b.data("AddPayerRuleVersion", FILE, input=first)["addPayerRuleVersion"]["__typename"] == "PayerResult"
+    )
+    overlapping = {**first, "effectiveFrom": "2026-06-01", "effectiveTo": None}
+    refused = b.data("AddPayerRuleVersion", FILE, input=overlapping)["addPayerRuleVersion"]
+    assert refused["__typename"] == "InvalidInput" and refused["field"] == "effectiveFrom"
+    unknown = {**first, "effectiveFrom": "2027-01-01", "effectiveTo": None, "rules": {"group_modifer": "HQ"}}
+    typo = b.data("AddPayerRuleVersion", FILE, input=unknown)["addPayerRuleVersion"]
+    assert typo["__typename"] == "InvalidInput" and typo["field"].startswith("rules")
+    (stored,) = b.data("Payers", FILE)["payers"]
+    assert [v["effectiveFrom"] for v in stored["ruleVersions"]] == ["2026-01-01"]
+
+
+def test_preview_decisions_claims_payment_and_void_through_graphql(
+    billed: Scenario,  # noqa: F811
+    biller: Callable[[Tenant], Caller],
+    drop: Path,
+) -> None:
+    """The biller sees every member's decision, the 7 claims, the payment, and voids a paid claim (freq 8)."""
+    s = billed
+    b = biller(s.clinic)
+    preview = b.data("BillingPreview", FILE, sessionId=s.sid)["billingPreview"]
+    by_client: dict[str, Any] = {d["clientId"]: d for d in preview}
+    assert len(by_client) == 8
+    assert [r["code"] for r in by_client[str(s.no_show.client_id)]["reasons"]] == ["absent"]
+    _configure(s, deny_member=3)
+    _process_kind(s, SESSION_CLOSED)
+    billing = b.data("SessionBilling", FILE, sessionId=s.sid)["sessionBilling"]
+    assert sum(d["billed"] for d in billing["decisions"]) == 7 and len(billing["claims"]) == 7
+    _process_kind(s, SUBMIT_CLAIMS)
+    SimulatedClearinghouse(drop / s.clinic.schema_name).process()
+    with tenant_session(s.database.engine, s.clinic.schema_name) as session:
+        process_responses(session, FileDropClearinghouse(drop / s.clinic.schema_name))
+    member = s.group.members[0]
+    (claim,) = b.data("MemberClaims", FILE, clientId=str(member.client_id))["memberClaims"]
+    assert claim["status"] == "PAID" and claim["payments"][0]["outcome"] == "paid"
+    assert claim["payerClaimNumber"]
+    voided = b.data("VoidClaim", FILE, claimId=claim["id"])["voidClaim"]
+    assert voided["__typename"] == "ClaimResult"
+    assert voided["claim"]["frequency"] == "8" and voided["claim"]["status"] == "READY"
+    assert voided["claim"]["replacesClaimId"] == claim["id"]
+    again = b.data("VoidClaim", FILE, claimId=claim["id"])["voidClaim"]
+    assert again["__typename"] == "InvalidInput" and again["code"] == "not_correctable"
+    with tenant_session(s.database.engine, s.clinic.schema_name) as session:
+        statuses = {
+            c.frequency: c.status.value
+            for c in session.scalars(select(Claim).where(Claim.client_id == member.client_id))
+        }
+    assert statuses == {"1": "voided", "8": "ready"}
