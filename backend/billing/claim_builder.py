@@ -9,6 +9,7 @@ from decimal import Decimal
 from backend.billing.claims import Address, ProfessionalClaim, RenderingProvider, ServiceLine, Subscriber
 from backend.billing.decisions import Decision, Reason
 from backend.billing.session_facts import SessionBilling
+from backend.staff.models import StaffMember
 
 
 def claimable(billing: SessionBilling, decision: Decision) -> Decision:
@@ -41,25 +42,10 @@ def build_claim(
 ) -> tuple[Subscriber, ProfessionalClaim]:
     """The member's claim for a billed, claimable decision (their own diagnoses, coverage, authorization)."""
     client_id = uuid.UUID(decision.client_key)
-    client = billing.clients[client_id]
-    coverage = billing.coverages[client_id]
     auth = billing.authorizations.get(client_id)
     rendering = billing.rendering
     assert rendering is not None  # claimable() refused decisions without one
-    subscriber = Subscriber(
-        member_id=coverage.member_id,
-        last_name=client.last_name,
-        first_name=client.first_name,
-        birth_date=client.date_of_birth,
-        sex=client.sex or "U",
-        address=Address(
-            line1=client.address_line1 or "",
-            city=client.city or "",
-            state=client.state or "",
-            zip=client.postal_code or "",
-        ),
-        group_number=coverage.group_number,
-    )
+    subscriber = subscriber_of(billing, client_id)
     diagnoses = billing.diagnoses[client_id][:12]
     claim = ProfessionalClaim(
         claim_id=number,
@@ -68,12 +54,7 @@ def build_claim(
         place_of_service=decision.place_of_service or "11",
         diagnoses=diagnoses,
         prior_auth=auth.reference if auth else None,
-        rendering=RenderingProvider(
-            last_name=rendering.display_name.split()[-1],
-            first_name=rendering.display_name.split()[0],
-            npi=rendering.npi or "",
-            taxonomy=rendering.taxonomy,
-        ),
+        rendering=provider_of(rendering),
         lines=(
             ServiceLine(
                 service_date=billing.facts.service_date,
@@ -87,3 +68,33 @@ def build_claim(
         ),
     )
     return subscriber, claim
+
+
+def subscriber_of(billing: SessionBilling, client_id: uuid.UUID) -> Subscriber:
+    """The member as the subscriber of their primary coverage (claims here: patient = subscriber)."""
+    client = billing.clients[client_id]
+    coverage = billing.coverages[client_id]
+    return Subscriber(
+        member_id=coverage.member_id,
+        last_name=client.last_name,
+        first_name=client.first_name,
+        birth_date=client.date_of_birth,
+        sex=client.sex or "U",
+        address=Address(
+            line1=client.address_line1 or "",
+            city=client.city or "",
+            state=client.state or "",
+            zip=client.postal_code or "",
+        ),
+        group_number=coverage.group_number,
+    )
+
+
+def provider_of(staff: StaffMember) -> RenderingProvider:
+    """A facilitator as the rendering (837P) or attending (837I) provider."""
+    return RenderingProvider(
+        last_name=staff.display_name.split()[-1],
+        first_name=staff.display_name.split()[0],
+        npi=staff.npi or "",
+        taxonomy=staff.taxonomy,
+    )

@@ -8,25 +8,130 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from backend.billing.claims import Address, ProfessionalClaim, RenderingProvider, ServiceLine, Subscriber
+from backend.billing.claims import (
+    Address,
+    InstitutionalClaim,
+    ProfessionalClaim,
+    RenderingProvider,
+    ServiceLine,
+    Subscriber,
+)
 
 
 def _address(a: Address) -> dict[str, Any]:
     return {"line1": a.line1, "line2": a.line2, "city": a.city, "state": a.state, "zip": a.zip}
 
 
+def _subscriber(subscriber: Subscriber) -> dict[str, Any]:
+    return {
+        "member_id": subscriber.member_id,
+        "last_name": subscriber.last_name,
+        "first_name": subscriber.first_name,
+        "birth_date": subscriber.birth_date.isoformat(),
+        "sex": subscriber.sex,
+        "address": _address(subscriber.address),
+        "group_number": subscriber.group_number,
+        "payer_responsibility": subscriber.payer_responsibility,
+    }
+
+
+def _lines(lines: tuple[ServiceLine, ...]) -> list[dict[str, Any]]:
+    return [
+        {
+            "service_date": line.service_date.isoformat(),
+            "procedure": line.procedure,
+            "modifiers": list(line.modifiers),
+            "charge": str(line.charge),
+            "units": str(line.units),
+            "diagnosis_pointers": list(line.diagnosis_pointers),
+            "place_of_service": line.place_of_service,
+            "revenue_code": line.revenue_code,
+        }
+        for line in lines
+    ]
+
+
+def _read_lines(lines: list[dict[str, Any]]) -> tuple[ServiceLine, ...]:
+    return tuple(
+        ServiceLine(
+            service_date=date.fromisoformat(line["service_date"]),
+            procedure=line["procedure"],
+            modifiers=tuple(line["modifiers"]),
+            charge=Decimal(line["charge"]),
+            units=int(Decimal(line["units"])),
+            diagnosis_pointers=tuple(line["diagnosis_pointers"]),
+            place_of_service=line["place_of_service"],
+            revenue_code=line.get("revenue_code"),
+        )
+        for line in lines
+    )
+
+
+def _read_subscriber(s: dict[str, Any]) -> Subscriber:
+    return Subscriber(
+        member_id=s["member_id"],
+        last_name=s["last_name"],
+        first_name=s["first_name"],
+        birth_date=date.fromisoformat(s["birth_date"]),
+        sex=s["sex"],
+        address=Address(**s["address"]),
+        group_number=s["group_number"],
+        payer_responsibility=s["payer_responsibility"],
+    )
+
+
+def institutional_document(
+    subscriber: Subscriber, claim: InstitutionalClaim, warnings: list[str]
+) -> dict[str, Any]:
+    """An 837I claim (an IOP/PHP week) with the weekly-hours warnings found when it was built."""
+    return {
+        "subscriber": _subscriber(subscriber),
+        "warnings": warnings,
+        "institutional": {
+            "claim_id": claim.claim_id,
+            "frequency": claim.frequency,
+            "original_claim_ref": claim.original_claim_ref,
+            "type_of_bill": claim.type_of_bill,
+            "statement_from": claim.statement_from.isoformat(),
+            "statement_to": claim.statement_to.isoformat(),
+            "admission_date": claim.admission_date.isoformat() if claim.admission_date else None,
+            "patient_status": claim.patient_status,
+            "condition_codes": list(claim.condition_codes),
+            "diagnoses": list(claim.diagnoses),
+            "prior_auth": claim.prior_auth,
+            "attending": {
+                "last_name": claim.attending.last_name,
+                "first_name": claim.attending.first_name,
+                "npi": claim.attending.npi,
+                "taxonomy": claim.attending.taxonomy,
+            },
+            "lines": _lines(claim.lines),
+        },
+    }
+
+
+def institutional_from_document(document: dict[str, Any]) -> tuple[Subscriber, InstitutionalClaim]:
+    c = document["institutional"]
+    return _read_subscriber(document["subscriber"]), InstitutionalClaim(
+        claim_id=c["claim_id"],
+        frequency=c["frequency"],
+        original_claim_ref=c["original_claim_ref"],
+        type_of_bill=c["type_of_bill"],
+        statement_from=date.fromisoformat(c["statement_from"]),
+        statement_to=date.fromisoformat(c["statement_to"]),
+        admission_date=date.fromisoformat(c["admission_date"]) if c["admission_date"] else None,
+        patient_status=c["patient_status"],
+        condition_codes=tuple(c["condition_codes"]),
+        diagnoses=tuple(c["diagnoses"]),
+        prior_auth=c["prior_auth"],
+        attending=RenderingProvider(**c["attending"]),
+        lines=_read_lines(c["lines"]),
+    )
+
+
 def claim_document(subscriber: Subscriber, claim: ProfessionalClaim) -> dict[str, Any]:
     return {
-        "subscriber": {
-            "member_id": subscriber.member_id,
-            "last_name": subscriber.last_name,
-            "first_name": subscriber.first_name,
-            "birth_date": subscriber.birth_date.isoformat(),
-            "sex": subscriber.sex,
-            "address": _address(subscriber.address),
-            "group_number": subscriber.group_number,
-            "payer_responsibility": subscriber.payer_responsibility,
-        },
+        "subscriber": _subscriber(subscriber),
         "claim": {
             "claim_id": claim.claim_id,
             "frequency": claim.frequency,
@@ -40,35 +145,14 @@ def claim_document(subscriber: Subscriber, claim: ProfessionalClaim) -> dict[str
                 "npi": claim.rendering.npi,
                 "taxonomy": claim.rendering.taxonomy,
             },
-            "lines": [
-                {
-                    "service_date": line.service_date.isoformat(),
-                    "procedure": line.procedure,
-                    "modifiers": list(line.modifiers),
-                    "charge": str(line.charge),
-                    "units": str(line.units),
-                    "diagnosis_pointers": list(line.diagnosis_pointers),
-                    "place_of_service": line.place_of_service,
-                }
-                for line in claim.lines
-            ],
+            "lines": _lines(claim.lines),
         },
     }
 
 
 def claim_from_document(document: dict[str, Any]) -> tuple[Subscriber, ProfessionalClaim]:
-    s, c = document["subscriber"], document["claim"]
-    subscriber = Subscriber(
-        member_id=s["member_id"],
-        last_name=s["last_name"],
-        first_name=s["first_name"],
-        birth_date=date.fromisoformat(s["birth_date"]),
-        sex=s["sex"],
-        address=Address(**s["address"]),
-        group_number=s["group_number"],
-        payer_responsibility=s["payer_responsibility"],
-    )
-    claim = ProfessionalClaim(
+    c = document["claim"]
+    return _read_subscriber(document["subscriber"]), ProfessionalClaim(
         claim_id=c["claim_id"],
         frequency=c["frequency"],
         original_claim_ref=c["original_claim_ref"],
@@ -76,20 +160,8 @@ def claim_from_document(document: dict[str, Any]) -> tuple[Subscriber, Professio
         diagnoses=tuple(c["diagnoses"]),
         prior_auth=c["prior_auth"],
         rendering=RenderingProvider(**c["rendering"]),
-        lines=tuple(
-            ServiceLine(
-                service_date=date.fromisoformat(line["service_date"]),
-                procedure=line["procedure"],
-                modifiers=tuple(line["modifiers"]),
-                charge=Decimal(line["charge"]),
-                units=int(Decimal(line["units"])),
-                diagnosis_pointers=tuple(line["diagnosis_pointers"]),
-                place_of_service=line["place_of_service"],
-            )
-            for line in c["lines"]
-        ),
+        lines=_read_lines(c["lines"]),
     )
-    return subscriber, claim
 
 
 def corrected(

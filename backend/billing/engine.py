@@ -10,20 +10,25 @@ Re-running, or a worker killed mid-way and retried, therefore never duplicates a
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import literal_column, select, update
+from sqlalchemy import func, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from backend.billing.claim_builder import build_claim, claim_number, claimable
 from backend.billing.decisions import Decision
 from backend.billing.documents import claim_document
+from backend.billing.iop import week_of
+from backend.billing.iop_claims import IOP_WEEK
 from backend.billing.models import BillingDecision, Claim, ClaimFormat, ClaimStatus
 from backend.billing.session_facts import SessionBilling, load
 from backend.billing.submission import clearinghouse_for, process_responses, submit_ready_claims
 from backend.clients.models import Authorization
 from backend.database import utcnow
 from backend.documentation.models import BillableEvent
+from backend.scheduling.models import GroupSession, SessionStatus
 from backend.tenants.routing import session_schema
 from backend.workers.outbox import Payload, PermanentFailure, add_message, handler
 
@@ -69,6 +74,7 @@ def produce_claims(session: Session, session_id: uuid.UUID) -> list[Decision]:
         for e in session.scalars(select(BillableEvent).where(BillableEvent.session_id == session_id))
     }
     now = utcnow()
+    weekly = billing.facts.level_of_care.institutional  # IOP/PHP: one 837I per member and week
     for decision in decisions:
         client_id = uuid.UUID(decision.client_key)
         values = {
@@ -88,14 +94,40 @@ def produce_claims(session: Session, session_id: uuid.UUID) -> list[Decision]:
             .on_conflict_do_update(index_elements=["session_id", "client_id"], set_=values)
         )
         event = events.get(client_id)
-        if decision.billed and event is not None:
+        if decision.billed and event is not None and not weekly:
             _claim(session, billing, decision, event)
+    if weekly:
+        _week_when_complete(session, billing)
+        return decisions
     session.execute(
         update(BillableEvent)
         .where(BillableEvent.session_id == session_id, BillableEvent.consumed_at.is_(None))
         .values(consumed_at=now)
     )
     return decisions
+
+
+def _week_when_complete(session: Session, billing: SessionBilling) -> None:
+    """Queue the program's week claims once none of that week's sessions is still to be held or closed."""
+    gs, program = billing.group_session, billing.program
+    if program is None:
+        return
+    monday = week_of(billing.facts.service_date)
+    zone = ZoneInfo(program.timezone)
+    start = datetime.combine(monday, time.min, zone)
+    open_sessions = session.scalar(
+        select(func.count())
+        .select_from(GroupSession)
+        .where(
+            GroupSession.program_id == program.id,
+            GroupSession.starts_at >= start,
+            GroupSession.starts_at < start + timedelta(days=7),
+            GroupSession.status == SessionStatus.SCHEDULED,
+            GroupSession.id != gs.id,
+        )
+    )
+    if not open_sessions:
+        add_message(session, IOP_WEEK, {"program_id": program.id, "week_of": monday.toordinal()})
 
 
 def _claim(session: Session, billing: SessionBilling, decision: Decision, event: BillableEvent) -> None:

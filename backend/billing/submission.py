@@ -29,7 +29,7 @@ from backend.billing.clearinghouse import (
     parse_277ca,
     parse_999,
 )
-from backend.billing.documents import claim_from_document
+from backend.billing.documents import claim_from_document, institutional_from_document
 from backend.billing.eligibility import eligibility_outcome, parse_271
 from backend.billing.models import (
     BillingProvider,
@@ -45,6 +45,7 @@ from backend.billing.models import (
 )
 from backend.billing.remittance import Outcome, parse_835
 from backend.billing.x12.checks import ClaimRejected
+from backend.billing.x12.claim_837i import write_837i
 from backend.billing.x12.claim_837p import write_837p
 from backend.billing.x12.validation import pyx12_errors
 from backend.database import utcnow
@@ -95,7 +96,7 @@ def next_control_number(session: Session) -> int:
 def submit_ready_claims(
     session: Session, clearinghouse: Clearinghouse, now: datetime | None = None
 ) -> list[ClaimBatch]:
-    """One 837P batch per payer of the READY professional claims; returns the batches sent."""
+    """One 837 batch per payer and format (837P, or 837I for IOP/PHP weeks) of the READY claims."""
     now = now or utcnow()
     provider = session.scalars(select(BillingProvider).order_by(BillingProvider.is_default.desc())).first()
     if provider is None:
@@ -104,16 +105,17 @@ def submit_ready_claims(
     ready = list(
         session.scalars(
             select(Claim)
-            .where(Claim.status == ClaimStatus.READY, Claim.claim_format == ClaimFormat.PROFESSIONAL)
+            .where(Claim.status == ClaimStatus.READY)
             .order_by(Claim.created_at)
             .with_for_update(skip_locked=True)
         )
     )
-    by_payer: dict[uuid.UUID, list[Claim]] = defaultdict(list)
+    by_payer: dict[tuple[uuid.UUID, ClaimFormat], list[Claim]] = defaultdict(list)
     for claim in ready:
-        by_payer[claim.payer_id].append(claim)
+        by_payer[(claim.payer_id, claim.claim_format)].append(claim)
     sent = []
-    for payer_id, claims in by_payer.items():
+    for (payer_id, claim_format), claims in by_payer.items():
+        institutional = claim_format == ClaimFormat.INSTITUTIONAL
         payer = session.get_one(Payer, payer_id)
         control = next_control_number(session)
         batch = doc.ClaimBatch(
@@ -126,13 +128,16 @@ def submit_ready_claims(
             payer=doc.Payer(
                 name=payer.name, payer_id=payer.payer_code, filing_indicator=payer.filing_indicator
             ),
-            claims=[claim_from_document(c.document) for c in claims],
+            claims=[
+                institutional_from_document(c.document) if institutional else claim_from_document(c.document)
+                for c in claims
+            ],
             interchange_control_number=control,
             group_control_number=control,
             created_at=now,
         )
         try:
-            text = write_837p(batch)
+            text = write_837i(batch) if institutional else write_837p(batch)
         except ClaimRejected as rejected:
             log.error("batch for payer %s not written: %s", payer_id, rejected)
             continue
@@ -140,11 +145,11 @@ def submit_ready_claims(
         if errors:
             log.error("batch for payer %s failed pyx12 (%d errors): not sent", payer_id, len(errors))
             continue
-        file_name = f"837P-{control:09d}"
+        file_name = f"{claim_format.value}-{control:09d}"
         row = ClaimBatch(
             id=uuid.uuid4(),
             payer_id=payer_id,
-            claim_format=ClaimFormat.PROFESSIONAL,
+            claim_format=claim_format,
             interchange_control_number=control,
             file_name=file_name,
             claim_count=len(claims),

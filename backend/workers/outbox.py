@@ -46,6 +46,7 @@ HANDLER_MODULES = (
     "backend.enrollment.absences",
     "backend.billing.engine",
     "backend.billing.corrections",
+    "backend.billing.iop_claims",
 )
 
 
