@@ -125,10 +125,12 @@ class ClaimType:
     payer_claim_number: str | None
     replaces_claim_id: strawberry.ID | None
     payments: list[ClaimPaymentType]
+    warnings: list[str] = strawberry.field(description="IOP/PHP: weekly hours under the payer's minimum")
 
     @classmethod
     def of(cls, c: Claim, payments: list[ClaimPayment]) -> ClaimType:
-        line = c.document["claim"]["lines"][0]  # type: ignore[index]
+        body: Any = c.document.get("claim") or c.document["institutional"]
+        line = body["lines"][0]
         return cls(
             id=strawberry.ID(str(c.id)),
             claim_number=c.claim_number,
@@ -145,6 +147,7 @@ class ClaimType:
             payer_claim_number=c.payer_claim_number,
             replaces_claim_id=strawberry.ID(str(c.replaces_claim_id)) if c.replaces_claim_id else None,
             payments=[ClaimPaymentType.of(p) for p in payments],
+            warnings=list(c.document.get("warnings") or []),  # type: ignore[call-overload]
         )
 
 
