@@ -10,10 +10,12 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import strawberry
 from sqlalchemy import select
 
+from backend.billing.authorizations import forecast
 from backend.clients.authorization_rules import (
     AuthorizationDraft,
     authorization_problems,
@@ -22,14 +24,27 @@ from backend.clients.authorization_rules import (
     visit_cap_problems,
 )
 from backend.clients.models import Authorization, Client, ClientCoverage
-from backend.clinic.store import clinic_today
+from backend.clinic.store import clinic_settings, clinic_today
+from backend.database import utcnow
 from backend.documentation.brief import VisitCap, visit_caps
+from backend.enrollment.models import SessionAttendee
 from backend.graphql.access import allow
 from backend.graphql.clients import CoveragePriorityEnum
 from backend.graphql.context import Context
 from backend.graphql.errors import BadRequest, InvalidInput, NotFound
 from backend.graphql.relay import parse_id
 from backend.graphql.transactions import Atomic
+from backend.programs.models import Program
+from backend.scheduling.models import GroupSession, SessionStatus
+
+
+@strawberry.type
+class AuthorizationForecast:
+    lasts: bool
+    shortfall_sessions: int = strawberry.field(description="Scheduled sessions it does not cover")
+    runs_out_on: date | None = strawberry.field(description="The first scheduled session it does not cover")
+    reason: str = strawberry.field(description="lasts | expires | exhausted | not_started")
+    message: str
 
 
 @strawberry.type(name="Authorization")
@@ -50,11 +65,17 @@ class AuthorizationType:
     active: bool = strawberry.field(description="In force today (clinic time)")
     expiring_soon: bool = strawberry.field(description="Active, and ends within 14 days or 2 or fewer left")
     created_at: datetime
+    forecast: AuthorizationForecast = strawberry.field(
+        description="Whether it lasts through the member's scheduled sessions until their series ends"
+    )
 
     @classmethod
-    def of(cls, a: Authorization, payer_name: str, today: date) -> AuthorizationType:
+    def of(
+        cls, a: Authorization, payer_name: str, today: date, upcoming: list[date], series_end: date | None
+    ) -> AuthorizationType:
         left = remaining(a.sessions_authorized, a.sessions_used)
         active = a.starts_on <= today <= a.ends_on
+        outlook = forecast(left, upcoming, a.ends_on, series_end, starts_on=a.starts_on)
         return cls(
             id=strawberry.ID(str(a.id)),
             client_id=strawberry.ID(str(a.client_id)),
@@ -70,6 +91,13 @@ class AuthorizationType:
             active=active,
             expiring_soon=active and expiring_soon(left, a.ends_on, today),
             created_at=a.created_at,
+            forecast=AuthorizationForecast(
+                lasts=outlook.lasts,
+                shortfall_sessions=outlook.shortfall_sessions,
+                runs_out_on=outlook.runs_out_on,
+                reason=outlook.reason,
+                message=outlook.message,
+            ),
         )
 
 
@@ -125,6 +153,26 @@ async def _require_client(context: Context, client_id: uuid.UUID) -> None:
         raise BadRequest("clientId", "does not name a client in this clinic")
 
 
+async def _upcoming_sessions(context: Context, client_id: uuid.UUID) -> tuple[list[date], date | None]:
+    """The member's scheduled sessions from now (dates) and the latest end of their programs' series."""
+    rows = await context.session.execute(
+        select(GroupSession.starts_at, Program.ends_on)
+        .join(SessionAttendee, SessionAttendee.session_id == GroupSession.id)
+        .outerjoin(Program, Program.id == GroupSession.program_id)
+        .where(
+            SessionAttendee.client_id == client_id,
+            GroupSession.status == SessionStatus.SCHEDULED,
+            GroupSession.starts_at >= utcnow(),
+        )
+    )
+    found = list(rows)
+    zone = ZoneInfo((await clinic_settings(context.session)).timezone)
+    ends = [e for _, e in found if e is not None]
+    # An open-ended program (no end) means the series end is unknown: forecast over all scheduled sessions.
+    series_end = max(ends) if ends and len(ends) == len(found) else None
+    return [s.astimezone(zone).date() for s, _ in found], series_end
+
+
 @strawberry.type
 class AuthorizationQueries:
     @strawberry.field(permission_classes=[allow("authorization", "read")])
@@ -142,8 +190,9 @@ class AuthorizationQueries:
             .order_by(Authorization.ends_on.desc(), Authorization.created_at.desc())
         )
         today = await clinic_today(context.session)
+        upcoming, series_end = await _upcoming_sessions(context, cid)
         context.audit("read", "authorization", None, cid)
-        return [AuthorizationType.of(a, payer, today) for a, payer in rows]
+        return [AuthorizationType.of(a, payer, today, upcoming, series_end) for a, payer in rows]
 
     @strawberry.field(permission_classes=[allow("coverage", "read")])
     async def coverage_visit_caps(
@@ -200,7 +249,9 @@ class AuthorizationMutations:
         await session.flush()
         context.audit("create", "authorization", str(row.id), client_id)
         today = await clinic_today(session)
-        return AuthorizationAdded(authorization=AuthorizationType.of(row, coverage.payer_name, today))
+        upcoming, series_end = await _upcoming_sessions(context, client_id)
+        added = AuthorizationType.of(row, coverage.payer_name, today, upcoming, series_end)
+        return AuthorizationAdded(authorization=added)
 
     @strawberry.mutation(permission_classes=[allow("coverage", "manage")], extensions=[Atomic()])
     async def set_coverage_visit_cap(

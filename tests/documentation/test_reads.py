@@ -23,7 +23,7 @@ from backend.documentation.signoff import RecordStatus
 from backend.documentation.templates import RiskLevel, Scope
 from backend.enrollment.models import SessionAttendee
 from backend.enrollment.rules import Attendance
-from backend.scheduling.models import SessionKind, SessionStatus
+from backend.scheduling.models import GroupSession, SessionKind, SessionStatus
 from backend.settings import Settings
 from backend.staff.models import StaffMember
 from backend.tenants.models import Tenant
@@ -540,3 +540,32 @@ def test_the_brief_runs_as_many_statements_for_five_members_as_for_two(
     event.remove(app_database.async_engine.sync_engine, "before_cursor_execute", count)
     assert len(brief["members"]) == 5
     assert statements == two
+
+
+FORECAST = (
+    "query($c: ID!) { authorizations(clientId: $c) { reference "
+    "forecast { lasts shortfallSessions runsOutOn reason } } }"
+)
+
+
+def test_the_forecast_says_an_authorization_runs_out_before_the_members_scheduled_sessions(
+    graphql: GraphQLClient, history: History, database: Database
+) -> None:
+    """Two sessions left and three scheduled: the third is the shortfall, on its date, reason exhausted."""
+    h = history
+    with tenant_session(database.engine, h.clinic.schema_name) as session:
+        current = session.get_one(GroupSession, h.current)
+        for week in (1, 2):
+            add_session(
+                session,
+                current.program_id,
+                current.starts_at + timedelta(weeks=week),
+                [h.staff["F"]],
+                {h.m: None},
+            )
+    added = graphql.data(ADD_AUTH, _auth_input(h, sessionsAuthorized=2), h.accounts["B"].token)
+    assert added["addAuthorization"]["__typename"] == "AuthorizationAdded"
+    auths = graphql.data(FORECAST, {"c": str(h.m)}, h.accounts["B"].token)["authorizations"]
+    outlook = next(a for a in auths if a["reference"] == "PA-2026-77")["forecast"]
+    third = (h.session_date + timedelta(weeks=2)).isoformat()
+    assert outlook == {"lasts": False, "shortfallSessions": 1, "runsOutOn": third, "reason": "exhausted"}
