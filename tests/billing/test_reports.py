@@ -460,7 +460,7 @@ def report(graphql: GraphQLClient, s: Scenario, weeks: int = 2, start: str = "20
 def test_sessions_held_and_cancelled_are_counted_in_the_programs_local_week(
     graphql: GraphQLClient, scenario: Scenario
 ) -> None:
-    """Week 1: 2 held (the Sunday 22:00 one included though it is Monday in UTC), 1 cancelled; week 2: 1 held."""
+    """Week 1: 2 held (Sunday 22:00 included, though Monday in UTC) and 1 cancelled; week 2: 1 held."""
     result = report(graphql, scenario)
     assert result["__typename"] == "BillingReport" and result["timezone"] == "America/New_York"
     weeks = result["weeks"]
@@ -506,7 +506,7 @@ def test_denials_by_reason_show_the_co50_denial_and_not_the_contractual_or_patie
 def test_revenue_at_risk_prices_unbilled_attendance_and_counts_expiring_authorizations_and_holds(
     graphql: GraphQLClient, scenario: Scenario
 ) -> None:
-    """Week 1: 2 unbilled at 52.50 = 105.00, 3 authorizations of 2 members, 1 hold; week 2: 2 x 45.00, 3/2, 2."""
+    """Week 1: 2 unbilled x 52.50, 3 authorizations of 2 members, 1 hold; week 2: 2 x 45.00, 3 of 2, 2."""
     week1, week2 = report(graphql, scenario)["weeks"]
     assert week1["revenueAtRisk"] == {
         "attendedUnbilledMembers": 2,
@@ -534,7 +534,7 @@ def test_attendance_rate_is_attended_over_marked(graphql: GraphQLClient, scenari
 def test_facilitator_utilization_counts_every_programs_groups_against_the_cap(
     graphql: GraphQLClient, scenario: Scenario
 ) -> None:
-    """The cap-2 co-facilitator with another program's group is at 1.0; the lead is at 2 of the clinic's 12."""
+    """The cap-2 co-facilitator with another program's group is at 1.0; the lead at 2 of the clinic's 12."""
     week1, week2 = report(graphql, scenario)["weeks"]
     lead, co = str(scenario.staff["lead"]), str(scenario.staff["co"])
     assert week1["facilitatorUtilization"] == [
