@@ -88,3 +88,23 @@ def export_schema() -> None:
 
 if __name__ == "__main__":
     app()
+
+
+@app.command("billing-tick")
+def billing_tick() -> None:
+    """For every clinic: queue a clearinghouse poll and the eligibility checks now due (run it from cron)."""
+    from datetime import date
+
+    from backend.billing.eligibility_checks import request_due_checks
+    from backend.billing.engine import POLL_CLEARINGHOUSE
+    from backend.database import get_database
+    from backend.tenants.registry import TenantRegistry
+    from backend.tenants.routing import tenant_session
+    from backend.workers.outbox import add_message
+
+    engine = get_database().engine
+    for tenant in TenantRegistry(engine).active():
+        with tenant_session(engine, tenant.schema_name) as session:
+            add_message(session, POLL_CLEARINGHOUSE, {})
+            due = request_due_checks(session, date.today())
+        typer.echo(f"{tenant.slug}: poll queued, {len(due)} eligibility checks due")

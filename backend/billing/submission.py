@@ -31,6 +31,7 @@ from backend.billing.clearinghouse import (
 )
 from backend.billing.documents import claim_from_document, institutional_from_document
 from backend.billing.eligibility import eligibility_outcome, parse_271
+from backend.billing.eligibility_checks import apply_result
 from backend.billing.models import (
     BillingProvider,
     Claim,
@@ -292,3 +293,4 @@ def _apply_271(session: Session, text: str) -> None:
     check.visit_limit = result.visit_limit
     check.messages = list(reasons)
     check.responded_at = utcnow()
+    apply_result(session, check)

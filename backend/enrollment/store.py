@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from backend.billing.eligibility_checks import CheckReason, request_check
 from backend.clients.models import Client
 from backend.database import utcnow
 from backend.enrollment.models import Enrollment, EnrollmentEvent, EnrollmentStatus
@@ -148,6 +149,8 @@ async def enroll(
     session.add(_event(enrollment, None, EnrollmentStatus.ACTIVE, starts_on, "enrolled", actor_user_id))
     await session.flush()
     await fill_roster(session, program_id, enrollment.id)
+    # Coverage for group psychotherapy is checked as the member joins (a 270 via the worker).
+    request_check(session, client_id, CheckReason.ENROLLMENT)
     return Enrolled(enrollment.id)
 
 

@@ -47,6 +47,7 @@ HANDLER_MODULES = (
     "backend.billing.engine",
     "backend.billing.corrections",
     "backend.billing.iop_claims",
+    "backend.billing.eligibility_checks",
 )
 
 

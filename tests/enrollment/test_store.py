@@ -283,7 +283,9 @@ def test_dropping_an_active_member_records_history_trims_and_announces_the_free_
     assert roster_of(database, clinic, client_id) == set()
     with tenant_session(database.engine, clinic.schema_name) as session:
         events = session.scalars(select(EnrollmentEvent).order_by(EnrollmentEvent.occurred_at)).all()
-        outbox = session.scalars(select(OutboxMessage)).all()
+        outbox = session.scalars(
+            select(OutboxMessage).where(OutboxMessage.kind == "waitlist.slot_opened")
+        ).all()
         enrollment = session.get_one(Enrollment, enrolled.enrollment_id)
     assert [(e.from_status, e.to_status) for e in events] == [(None, "active"), ("active", "dropped")]
     assert [(m.kind, m.payload) for m in outbox] == [
