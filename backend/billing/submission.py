@@ -54,6 +54,9 @@ from backend.settings import get_settings
 
 log = logging.getLogger(__name__)
 RECEIVER_ID = "CLEARINGHOUSE"
+#: Claims per 837 file: a backlog goes out in several files (the writer refuses more than 5,000, and a
+#: smaller file keeps pyx12's check and the claims' row locks short).
+CLAIMS_PER_FILE = 1000
 OUTCOME_STATUS = {
     Outcome.PAID: ClaimStatus.PAID,
     Outcome.PARTIALLY_PAID: ClaimStatus.PARTIALLY_PAID,
@@ -95,9 +98,13 @@ def next_control_number(session: Session) -> int:
 
 
 def submit_ready_claims(
-    session: Session, clearinghouse: Clearinghouse, now: datetime | None = None
+    session: Session,
+    clearinghouse: Clearinghouse,
+    now: datetime | None = None,
+    per_file: int = CLAIMS_PER_FILE,
 ) -> list[ClaimBatch]:
-    """One 837 batch per payer and format (837P, or 837I for IOP/PHP weeks) of the READY claims."""
+    """The READY claims in 837 files per payer and format (837P, or 837I for IOP/PHP weeks), at most
+    `per_file` claims each."""
     now = now or utcnow()
     provider = session.scalars(select(BillingProvider).order_by(BillingProvider.is_default.desc())).first()
     if provider is None:
@@ -115,7 +122,12 @@ def submit_ready_claims(
     for claim in ready:
         by_payer[(claim.payer_id, claim.claim_format)].append(claim)
     sent = []
-    for (payer_id, claim_format), claims in by_payer.items():
+    files = [
+        (key, claims[i : i + per_file])
+        for key, claims in by_payer.items()
+        for i in range(0, len(claims), per_file)
+    ]
+    for (payer_id, claim_format), claims in files:
         institutional = claim_format == ClaimFormat.INSTITUTIONAL
         payer = session.get_one(Payer, payer_id)
         control = next_control_number(session)

@@ -10,11 +10,13 @@ Prints, side by side in one run (the goal: at least 1,000 claims/s on 2 cores):
 - the pure pipeline (no database), median of `--runs`: decisions and claims built from the
   attendance (`decide_session`, `claimable`, `build_claim`), then `write_837p` in files of
   `--per-file` claims (the writer alone: tests/bench/bench_837.py);
-- the database pipeline: `produce_claims` for every session, each in its own transaction as the
-  worker runs it, on 1 thread and on 2 threads (one clinic each, seeded alike; seeding untimed);
-  then `submit_ready_claims` (one 837P per payer, to a file-drop clearinghouse in a temporary
-  folder) with pyx12 validation as production runs it, and the same with a no-op validator (the
-  writing alone); and the whole pipeline end to end.
+- the database pipeline, one run each: `produce_claims` for every session, each in its own
+  transaction as the worker runs it, on 1 thread and on 2 threads (one clinic each, seeded alike
+  with bulk inserts; seeding untimed), in rounds each followed by `submit_ready_claims` (to a
+  file-drop clearinghouse in a temporary folder), so that no payer file exceeds `--per-file`
+  claims (a submission sends all of a payer's READY claims as one file, and the writer refuses
+  more than 5,000); the 1-thread clinic submits with pyx12 validation as production does, the
+  other with a no-op validator (the writing alone); then the whole pipeline end to end.
 `--profile` runs the 1-thread `produce_claims` under cProfile and prints where the time goes.
 Creates a throwaway database on DATABASE_URL (default: the embedded server) and drops it after.
 """
@@ -31,15 +33,17 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from unittest import mock
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import create_engine, func, insert, select, text
@@ -361,19 +365,66 @@ def write_files(pairs: list[tuple[doc.Subscriber, doc.ProfessionalClaim]], per_f
 # -- the database pipeline
 
 
-def produce_all(engine: Engine, schema: str, sessions: list[uuid.UUID], threads: int) -> list[float]:
-    """`produce_claims` for every session, each in its own transaction; the per-session seconds."""
+def rounds(plan: Plan, per_file: int) -> list[list[uuid.UUID]]:
+    """The sessions in close order, cut so that no payer has more than `per_file` claims waiting at a
+    submission (a submission sends every READY claim of a payer as one file, at most 5,000 claims)."""
+    payer = {r["client_id"]: r["payer_id"] for r in plan.rows[ClientCoverage]}
+    events: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+    for r in plan.rows[BillableEvent]:
+        events[r["session_id"]].append(payer[r["client_id"]])
+    chunks: list[list[uuid.UUID]] = [[]]
+    waiting: Counter[uuid.UUID] = Counter()
+    for sid in plan.sessions:
+        waiting.update(events[sid])
+        if chunks[-1] and max(waiting.values()) > per_file:
+            chunks.append([])
+            waiting = Counter(events[sid])
+        chunks[-1].append(sid)
+    return chunks
+
+
+@dataclass
+class Run:
+    """One clinic's produce -> submit rounds: seconds spent in each, per-session seconds, what was sent."""
+
+    schema: str
+    threads: int
+    validate: bool
+    produce: float = 0.0
+    submit: float = 0.0
+    per_session: list[float] = field(default_factory=list)
+    files: int = 0
+    claims: int = 0
+    largest: int = 0
+
+
+def produce_round(
+    run: Run, engine: Engine, sessions: list[uuid.UUID], pool: ThreadPoolExecutor | None
+) -> None:
+    """`produce_claims` for every session, each in its own transaction as the worker runs it."""
 
     def one(session_id: uuid.UUID) -> float:
         start = time.perf_counter()
-        with tenant_session(engine, schema) as session:
+        with tenant_session(engine, run.schema) as session:
             produce_claims(session, session_id)
         return time.perf_counter() - start
 
-    if threads == 1:
-        return [one(sid) for sid in sessions]
-    with ThreadPoolExecutor(threads) as pool:
-        return list(pool.map(one, sessions))
+    start = time.perf_counter()
+    run.per_session += pool.map(one, sessions) if pool else [one(sid) for sid in sessions]
+    run.produce += time.perf_counter() - start
+
+
+def submit_round(run: Run, engine: Engine, folder: Path) -> None:
+    """`submit_ready_claims` (committed); without validation, pyx12 is swapped for a no-op here only."""
+    no_pyx12 = mock.patch.object(submission, "pyx12_errors", return_value=[])
+    with nullcontext() if run.validate else no_pyx12:
+        start = time.perf_counter()
+        with tenant_session(engine, run.schema) as session:
+            batches = submission.submit_ready_claims(session, FileDropClearinghouse(folder / run.schema))
+        run.submit += time.perf_counter() - start
+    run.files += len(batches)
+    run.claims += sum(b.claim_count for b in batches)
+    run.largest = max([run.largest, *(b.claim_count for b in batches)])
 
 
 def warm_up(engine: Engine, schema: str, session_id: uuid.UUID) -> None:
@@ -383,38 +434,13 @@ def warm_up(engine: Engine, schema: str, session_id: uuid.UUID) -> None:
         session.rollback()
 
 
-def submit(engine: Engine, schema: str, folder: Path, validate: bool) -> tuple[float, int, int]:
-    """`submit_ready_claims` (committed): seconds, files sent, claims submitted."""
-    original = submission.pyx12_errors
-    if not validate:
-        submission.pyx12_errors = lambda text: []
-    try:
-        start = time.perf_counter()
-        with tenant_session(engine, schema) as session:
-            batches = submission.submit_ready_claims(session, FileDropClearinghouse(folder / schema))
-        seconds = time.perf_counter() - start
-    finally:
-        submission.pyx12_errors = original
-    return seconds, len(batches), sum(b.claim_count for b in batches)
-
-
 def count_claims(engine: Engine, schema: str, status: ClaimStatus) -> int:
     with tenant_session(engine, schema) as session:
         return int(session.scalar(select(func.count()).select_from(Claim).where(Claim.status == status)) or 0)
 
 
-def profiled(fn: Callable[[], object]) -> str:
-    profile = cProfile.Profile()
-    profile.runcall(fn)
-    out = io.StringIO()
-    stats = pstats.Stats(profile, stream=out).strip_dirs()
-    stats.sort_stats("cumulative").print_stats(30)
-    stats.sort_stats("tottime").print_stats(15)
-    return out.getvalue()
-
-
-def rate(count: int, seconds: float) -> str:
-    return f"{seconds:8.2f} s  {count / seconds:8.0f} claims/s"
+def line(label: str, claims: int, seconds: float, extra: str = "") -> None:
+    print(f"  {label:<36}{seconds:8.2f} s {claims / seconds:8.0f} claims/s{extra}")
 
 
 def main() -> None:
@@ -445,9 +471,9 @@ def main() -> None:
     claims = len(pairs)
     print(f"billing pipeline, {members} member-sessions ({sessions} sessions of {MEMBERS}), {claims} claims")
     print(f"1. pure (no database), median of {args.runs} runs, 837P files of {args.per_file} claims")
-    print(f"  decisions + claims built        {rate(claims, statistics.median(build_s))}")
-    print(f"  write_837p (checks included)    {rate(claims, statistics.median(write_s))}")
-    print(f"  attendance -> 837P files        {rate(claims, statistics.median(total_s))}")
+    line("decisions + claims built", claims, statistics.median(build_s))
+    line("write_837p (checks included)", claims, statistics.median(write_s))
+    line("attendance -> 837P files", claims, statistics.median(total_s))
 
     # 2. The database: two clinics seeded alike (1 thread in one, 2 in the other).
     server = make_url(database_url(load_settings()))
@@ -469,39 +495,46 @@ def main() -> None:
         for schema in schemas:
             warm_up(db.engine, schema, plan.sessions[0])
         pyx12_errors(write_files(pairs[:10], 10)[0])  # pyx12 imported and its maps read once
-        one, two = schemas
-        report = ""
-        if args.profile:
-            started = time.perf_counter()
-            report = profiled(lambda: produce_all(db.engine, one, plan.sessions, 1))
-            single, one_s = [], time.perf_counter() - started
-        else:
-            started = time.perf_counter()
-            single = produce_all(db.engine, one, plan.sessions, 1)
-            one_s = time.perf_counter() - started
-        start = time.perf_counter()
-        produce_all(db.engine, two, plan.sessions, 2)
-        two_s = time.perf_counter() - start
-        made = [count_claims(db.engine, schema, ClaimStatus.READY) for schema in schemas]
-        with tempfile.TemporaryDirectory() as folder:
-            checked_s, checked_files, checked = submit(db.engine, one, Path(folder), validate=True)
-            plain_s, plain_files, plain = submit(db.engine, two, Path(folder), validate=False)
-        print(f"2. database ({seeded:.1f} s to seed 2 clinics, untimed), one run each")
-        note = " (profiled)" if args.profile else ""
-        print(f"  produce_claims, 1 thread{note:<11}{rate(made[0], one_s)}", end="")
-        if single:
-            print(f"   {statistics.median(single) * 1000:.1f} ms/session median", end="")
-        print(f"\n  produce_claims, 2 threads       {rate(made[1], two_s)}")
-        print(f"  submit with pyx12 ({checked_files} files)    {rate(checked, checked_s)}")
-        print(f"  submit, write alone ({plain_files} files)  {rate(plain, plain_s)}")
+        chunks = rounds(plan, args.per_file)
+        runs = [Run(schemas[0], 1, validate=True), Run(schemas[1], 2, validate=False)]
+        profile = cProfile.Profile() if args.profile else None
+        with tempfile.TemporaryDirectory() as folder, ThreadPoolExecutor(2) as pool:
+            for chunk in chunks:
+                for run in runs:
+                    if profile and run.threads == 1:
+                        profile.enable()
+                    produce_round(run, db.engine, chunk, pool if run.threads == 2 else None)
+                    if profile:
+                        profile.disable()
+                    submit_round(run, db.engine, Path(folder))
+        single, double = runs
+        print(f"2. database ({seeded:.1f} s to seed 2 clinics, untimed), one run each: {len(chunks)} rounds")
+        print(
+            f"   of produce_claims then submit_ready_claims (at most {args.per_file} claims per payer file)"
+        )
+        ms = [f"   {statistics.median(r.per_session) * 1000:.1f} ms/session median" for r in runs]
+        line("produce_claims, 1 thread" + (" (profiled)" if profile else ""), claims, single.produce, ms[0])
+        line("produce_claims, 2 threads", claims, double.produce, ms[1])
+        line(
+            f"submit, pyx12 ({single.files} files)",
+            single.claims,
+            single.submit,
+            f"   largest {single.largest}",
+        )
+        line(f"submit, no pyx12 ({double.files} files)", double.claims, double.submit)
         print("  end to end (produce + submit)")
-        print(f"    1 thread, pyx12 (production)  {rate(checked, one_s + checked_s)}")
-        print(f"    2 threads, pyx12              {rate(checked, two_s + checked_s)}")
-        print(f"    2 threads, no pyx12           {rate(plain, two_s + plain_s)}")
-        if made != [claims, claims] or checked != claims or plain != claims:
-            print(f"  MISMATCH: pure {claims}, produced {made}, submitted {checked} / {plain}")
-        if report:
-            print(report)
+        line("  1 thread, pyx12 (production)", single.claims, single.produce + single.submit)
+        line("  2 threads, pyx12", single.claims, double.produce + single.submit)
+        line("  2 threads, no pyx12", double.claims, double.produce + double.submit)
+        produced = [count_claims(db.engine, schema, ClaimStatus.SUBMITTED) for schema in schemas]
+        if produced != [claims, claims]:
+            print(f"  MISMATCH: {claims} claims expected, {produced} submitted")
+        if profile:
+            out = io.StringIO()
+            stats = pstats.Stats(profile, stream=out).strip_dirs()
+            stats.sort_stats("cumulative").print_stats(30)
+            stats.sort_stats("tottime").print_stats(15)
+            print(out.getvalue())
     finally:
         db.dispose()
         with admin.connect() as conn:

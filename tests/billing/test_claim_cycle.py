@@ -18,7 +18,7 @@ from backend.billing import engine
 from backend.billing.clearinghouse import FileDropClearinghouse
 from backend.billing.engine import SESSION_CLOSED, SUBMIT_CLAIMS
 from backend.billing.models import BillingProvider, Claim, ClaimBatch, ClaimPayment, ClaimStatus, Remittance
-from backend.billing.submission import process_responses, use_clearinghouse
+from backend.billing.submission import process_responses, submit_ready_claims, use_clearinghouse
 from backend.billing.x12.validation import pyx12_errors
 from backend.clients.models import Authorization, ClientCoverage
 from backend.tenants.routing import tenant_session
@@ -127,3 +127,21 @@ def test_a_claim_run_that_dies_half_way_stores_nothing_and_its_retry_makes_each_
     with tenant_session(s.database.engine, s.clinic.schema_name) as session:
         assert len(list(session.scalars(select(Claim)))) == 7
         assert session.scalars(select(Authorization)).one().sessions_used == 4
+
+
+def test_a_backlog_goes_out_in_several_files_per_payer(
+    billed: Scenario,  # noqa: F811
+    drop: Path,
+) -> None:
+    """With at most 2 claims a file, 7 claims for 2 payers leave in 4 valid files, each claim once."""
+    s = billed
+    _configure(s, deny_member=3)
+    _process_kind(s, SESSION_CLOSED)
+    with tenant_session(s.database.engine, s.clinic.schema_name) as session:
+        sent = submit_ready_claims(session, FileDropClearinghouse(drop / s.clinic.schema_name), per_file=2)
+    assert sorted(b.claim_count for b in sent) == [1, 2, 2, 2]
+    assert len({b.interchange_control_number for b in sent}) == 4
+    files = list((drop / s.clinic.schema_name / "outbox").glob("*.x12"))
+    assert len(files) == 4 and all(pyx12_errors(f.read_text()) == [] for f in files)
+    with tenant_session(s.database.engine, s.clinic.schema_name) as session:
+        assert {c.status for c in session.scalars(select(Claim))} == {ClaimStatus.SUBMITTED}
