@@ -15,7 +15,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.database import utcnow
-from backend.documentation.models import MemberSection, Observation, RecordSignature, SessionRecord
+from backend.documentation.models import MemberSection, Observation, RecordSignature, RiskFlag, SessionRecord
 from backend.documentation.note_content import content_problems
 from backend.documentation.presence import attended, session_span
 from backend.documentation.signoff import RecordStatus, Signature, Signer, edit_problems
@@ -235,3 +235,16 @@ async def save_observation(
         .returning(Observation)
     )
     return (await session.scalars(stmt, execution_options={"populate_existing": True})).one()
+
+
+async def resolve_risk_flag(session: AsyncSession, flag_id: uuid.UUID, staff_id: uuid.UUID) -> RiskFlag:
+    """Close an open risk flag (the clinician has followed up); who and when are kept."""
+    flag = await session.get(RiskFlag, flag_id, with_for_update=True)
+    if flag is None:
+        raise InputRejected([FieldProblem("flagId", "not_found", "does not name a risk flag in this clinic")])
+    if flag.resolved_at is not None:
+        raise InputRejected([FieldProblem("flagId", "already_resolved", "the flag is already resolved")])
+    flag.resolved_at = utcnow()
+    flag.resolved_by = staff_id
+    await session.flush()
+    return flag

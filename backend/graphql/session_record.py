@@ -16,6 +16,7 @@ from strawberry.scalars import JSON
 from backend.authorization.roles import Role
 from backend.documentation import signing, store
 from backend.documentation.access import Part, Viewer, allowed, relations_to
+from backend.documentation.models import RiskFlag
 from backend.documentation.views import read_record
 from backend.graphql.access import allow
 from backend.graphql.context import Context
@@ -32,6 +33,8 @@ from backend.graphql.session_record_types import (
     ObservationType,
     RecordSaved,
     RecordSigned,
+    ResolveRiskFlagResult,
+    RiskFlagResolved,
     SaveObservationResult,
     SaveRecordResult,
     SessionRecordType,
@@ -321,6 +324,22 @@ class SessionRecordMutations:
         )
         context.audit("create", "supervision_note", str(note.id))
         return SupervisionNoteAdded(note=SupervisionNoteType.of(note))
+
+    @strawberry.mutation(permission_classes=[allow("session_record", "document")], extensions=[Atomic()])
+    async def resolve_risk_flag(
+        self, info: strawberry.Info[Context, Any], flag_id: strawberry.ID
+    ) -> ResolveRiskFlagResult:
+        """Close an open risk flag after follow-up (clinicians who may read the member's section)."""
+        context = info.context
+        fid = parse_id(flag_id, "flagId")
+        flag = await context.session.get(RiskFlag, fid)
+        if flag is None:
+            return NotFound.of("flagId")
+        viewer = await viewer_of(context)
+        await _require(context, viewer, flag.session_id, flag.client_id, Part.MEMBER_SECTION, "read")
+        resolved = await store.resolve_risk_flag(context.session, fid, await _staff(context, viewer))
+        context.audit("update", "risk_flag", str(fid), resolved.client_id)
+        return RiskFlagResolved(flag_id=strawberry.ID(str(fid)), resolved_at=resolved.resolved_at)  # type: ignore[arg-type]
 
     @strawberry.mutation(permission_classes=[allow("session_record", "document")], extensions=[Atomic()])
     async def remove_member_from_record(

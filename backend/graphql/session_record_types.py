@@ -301,6 +301,15 @@ class SupervisionNoteAdded:
     note: SupervisionNoteType
 
 
+@strawberry.type
+class RiskFlagResolved:
+    flag_id: strawberry.ID
+    resolved_at: datetime
+
+
+ResolveRiskFlagResult = Annotated[
+    RiskFlagResolved | InvalidInput | NotFound, strawberry.union("ResolveRiskFlagResult")
+]
 SaveRecordResult = Annotated[RecordSaved | InvalidInput | NotFound, strawberry.union("SaveRecordResult")]
 SignRecordResult = Annotated[
     RecordSigned | SigningBlocked | InvalidInput | NotFound, strawberry.union("SignRecordResult")

@@ -341,3 +341,22 @@ def test_a_supervisor_returns_a_trainees_note_and_the_record_waits_for_a_new_sig
     assert [n["text"] for n in record["supervisionNotes"]] == ["Add the chain analysis for R."]
     again = s.trainee.data("SignSessionRecord", sessionId=s.sid)["signSessionRecord"]
     assert again["record"]["status"] == "AWAITING_COSIGNATURE"
+
+
+def test_a_risk_flag_from_the_record_is_resolved_once_by_a_clinician_who_may_read_the_member(
+    scenario: Scenario,
+) -> None:
+    """The moderate-risk member's flag: an outsider is refused, the lead resolves it, twice is an error."""
+    s = scenario
+    _signed_final(s)
+    with tenant_session(s.database.engine, s.clinic.schema_name) as session:
+        (flag_id,) = session.scalars(select(RiskFlag.id).where(RiskFlag.resolved_at.is_(None)))
+    refused = s.outsider.run("ResolveRiskFlag", flagId=str(flag_id))
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    resolved = s.lead.data("ResolveRiskFlag", flagId=str(flag_id))["resolveRiskFlag"]
+    assert resolved["__typename"] == "RiskFlagResolved" and resolved["resolvedAt"]
+    again = s.lead.data("ResolveRiskFlag", flagId=str(flag_id))["resolveRiskFlag"]
+    assert again["__typename"] == "InvalidInput" and again["code"] == "already_resolved"
+    with tenant_session(s.database.engine, s.clinic.schema_name) as session:
+        flag = session.get_one(RiskFlag, flag_id)
+    assert flag.resolved_by == s.group.staff["lead"]
