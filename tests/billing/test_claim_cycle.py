@@ -17,12 +17,13 @@ from sqlalchemy import select
 from backend.billing import engine
 from backend.billing.clearinghouse import FileDropClearinghouse
 from backend.billing.engine import SESSION_CLOSED, SUBMIT_CLAIMS
-from backend.billing.models import BillingProvider, Claim, ClaimBatch, ClaimPayment, ClaimStatus, Remittance
+from backend.billing.models import Claim, ClaimBatch, ClaimPayment, ClaimStatus, Remittance
 from backend.billing.submission import process_responses, submit_ready_claims, use_clearinghouse
 from backend.billing.x12.validation import pyx12_errors
 from backend.clients.models import Authorization, ClientCoverage
 from backend.tenants.routing import tenant_session
 from backend.workers.outbox import OutboxMessage, process
+from tests.billing.factories import billing_provider
 from tests.billing.simulated_clearinghouse import SimulatedClearinghouse
 from tests.billing.test_engine import billed  # noqa: F401
 from tests.documentation.test_session_record_graphql import Scenario, api  # noqa: F401
@@ -46,20 +47,7 @@ def _process_kind(s: Scenario, kind: str) -> None:
 
 def _configure(s: Scenario, deny_member: int) -> None:
     with tenant_session(s.database.engine, s.clinic.schema_name) as session:
-        session.add(
-            BillingProvider(
-                name="Harbor Behavioral Health",
-                npi="1555555550",
-                tax_id="123456789",
-                taxonomy="261QM0801X",
-                address_line1="12 Harbor St",
-                city="Portland",
-                state="ME",
-                postal_code="041011234",
-                contact_phone="2075550100",
-                is_default=True,
-            )
-        )
+        session.add(billing_provider())
         coverage = session.scalars(
             select(ClientCoverage).where(ClientCoverage.client_id == s.group.members[deny_member].client_id)
         ).one()

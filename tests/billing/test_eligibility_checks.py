@@ -29,7 +29,7 @@ from backend.billing.eligibility_checks import (
     request_check,
     request_due_checks,
 )
-from backend.billing.models import BillingProvider, ClaimFormat, EligibilityCheck, Payer
+from backend.billing.models import ClaimFormat, EligibilityCheck, Payer
 from backend.billing.submission import process_responses, use_clearinghouse
 from backend.clients.models import Client, ClientCoverage
 from backend.clients.rules import CoveragePriority
@@ -41,6 +41,7 @@ from backend.settings import Settings
 from backend.tenants.models import Tenant
 from backend.tenants.routing import tenant_session
 from backend.workers.outbox import OutboxMessage, process
+from tests.billing.factories import billing_provider
 from tests.billing.simulated_clearinghouse import SimulatedClearinghouse
 from tests.support import GraphQLClient, make_account
 
@@ -150,20 +151,7 @@ def clinic(database: Database, make_clinic: Callable[..., Tenant], tmp_path: Pat
     previous = use_clearinghouse(lambda schema: FileDropClearinghouse(tmp_path / schema))
     c = Clinic(database, make_clinic(), tmp_path)
     with c.session() as session:
-        session.add(
-            BillingProvider(
-                name="Harbor Behavioral Health",
-                npi="1555555550",
-                tax_id="123456789",
-                taxonomy="261QM0801X",
-                address_line1="12 Harbor St",
-                city="Portland",
-                state="ME",
-                postal_code="041011234",
-                contact_phone="2075550100",
-                is_default=True,
-            )
-        )
+        session.add(billing_provider())
         session.add(
             Payer(
                 id=c.payer_id,

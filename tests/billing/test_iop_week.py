@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from backend.billing.clearinghouse import FileDropClearinghouse
 from backend.billing.engine import produce_claims
 from backend.billing.iop_claims import IOP_WEEK
-from backend.billing.models import BillingProvider, Claim, ClaimFormat, Payer, PayerRuleVersion
+from backend.billing.models import Claim, ClaimFormat, Payer, PayerRuleVersion
 from backend.billing.payer_rules import ClaimFormat as RulesFormat
 from backend.billing.payer_rules import PayerRules, rules_as_json
 from backend.billing.submission import submit_ready_claims
@@ -35,6 +35,7 @@ from backend.staff.models import StaffMember
 from backend.tenants.models import Tenant
 from backend.tenants.routing import tenant_session
 from backend.workers.outbox import OutboxMessage, process
+from tests.billing.factories import billing_provider
 from tests.documentation.group_scenario import add_staff
 
 IOP_RULES = PayerRules(claim_format=RulesFormat.INSTITUTIONAL, fee_schedule={"S9480": Decimal("150.00")})
@@ -49,20 +50,7 @@ def _seed(session: Session) -> tuple[uuid.UUID, list[uuid.UUID], list[uuid.UUID]
         id=uuid.uuid4(), name="Blue Plan", payer_code="BLU01", claim_format=ClaimFormat.INSTITUTIONAL
     )
     session.add(payer)
-    session.add(
-        BillingProvider(
-            name="Harbor Behavioral Health",
-            npi="1555555550",
-            tax_id="123456789",
-            taxonomy="261QM0801X",
-            address_line1="12 Harbor St",
-            city="Portland",
-            state="ME",
-            postal_code="041011234",
-            contact_phone="2075550100",
-            is_default=True,
-        )
-    )
+    session.add(billing_provider())
     session.flush()
     session.add(
         PayerRuleVersion(payer_id=payer.id, effective_from=date(2026, 1, 1), rules=rules_as_json(IOP_RULES))
