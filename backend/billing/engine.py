@@ -64,7 +64,11 @@ def on_poll_clearinghouse(session: Session, payload: Payload) -> None:
 
 
 def produce_claims(session: Session, session_id: uuid.UUID) -> list[Decision]:
-    """Decide every roster member, create the billed members' claims once, consume the session's events."""
+    """Decide every roster member, create the billed members' claims once, consume the session's events.
+
+    A fixed number of statements per session: the decisions are upserted, the claims inserted and the
+    authorization uses counted in one statement each.
+    """
     billing = load(session, session_id)
     if billing is None:
         return []
@@ -74,37 +78,72 @@ def produce_claims(session: Session, session_id: uuid.UUID) -> list[Decision]:
         for e in session.scalars(select(BillableEvent).where(BillableEvent.session_id == session_id))
     }
     now = utcnow()
-    weekly = billing.facts.level_of_care.institutional  # IOP/PHP: one 837I per member and week
-    for decision in decisions:
-        client_id = uuid.UUID(decision.client_key)
-        values = {
-            "billed": decision.billed,
-            "reasons": [{"code": r.code, "message": r.message} for r in decision.reasons],
-            "code": decision.code,
-            "modifiers": list(decision.modifiers),
-            "place_of_service": decision.place_of_service,
-            "units": decision.units,
-            "charge": decision.charge,
-            "payer_id": uuid.UUID(decision.payer_id) if decision.payer_id else None,
-            "decided_at": now,
-        }
+    if decisions:
+        upsert = insert(BillingDecision).values([_decision_row(session_id, d, now) for d in decisions])
+        changed = {c: upsert.excluded[c] for c in DECISION_COLUMNS}
         session.execute(
-            insert(BillingDecision)
-            .values(id=uuid.uuid4(), session_id=session_id, client_id=client_id, **values)
-            .on_conflict_do_update(index_elements=["session_id", "client_id"], set_=values)
+            upsert.on_conflict_do_update(index_elements=["session_id", "client_id"], set_=changed)
         )
-        event = events.get(client_id)
-        if decision.billed and event is not None and not weekly:
-            _claim(session, billing, decision, event)
-    if weekly:
+    if billing.facts.level_of_care.institutional:  # IOP/PHP: one 837I per member and week
         _week_when_complete(session, billing)
         return decisions
+    rows = [
+        _claim_row(billing, d, events[uuid.UUID(d.client_key)], now)
+        for d in decisions
+        if d.billed and uuid.UUID(d.client_key) in events
+    ]
+    if rows:
+        made = session.execute(
+            insert(Claim)
+            .values(rows)
+            .on_conflict_do_nothing(
+                index_elements=["billable_event_id"], index_where=Claim.frequency == literal_column("'1'")
+            )
+            .returning(Claim.authorization_id)
+        ).scalars()
+        # One use per new claim, in the claims' transaction: a retried job finds the claims and skips this.
+        used = [a for a in made if a is not None]
+        if used:
+            session.execute(
+                update(Authorization)
+                .where(Authorization.id.in_(used))
+                .values(sessions_used=Authorization.sessions_used + 1)
+            )
     session.execute(
         update(BillableEvent)
         .where(BillableEvent.session_id == session_id, BillableEvent.consumed_at.is_(None))
         .values(consumed_at=now)
     )
     return decisions
+
+
+DECISION_COLUMNS = (
+    "billed",
+    "reasons",
+    "code",
+    "modifiers",
+    "place_of_service",
+    "units",
+    "charge",
+    "payer_id",
+)
+
+
+def _decision_row(session_id: uuid.UUID, decision: Decision, now: datetime) -> dict[str, object]:
+    return {
+        "id": uuid.uuid4(),
+        "session_id": session_id,
+        "client_id": uuid.UUID(decision.client_key),
+        "billed": decision.billed,
+        "reasons": [{"code": r.code, "message": r.message} for r in decision.reasons],
+        "code": decision.code,
+        "modifiers": list(decision.modifiers),
+        "place_of_service": decision.place_of_service,
+        "units": decision.units,
+        "charge": decision.charge,
+        "payer_id": uuid.UUID(decision.payer_id) if decision.payer_id else None,
+        "decided_at": now,
+    }
 
 
 def _week_when_complete(session: Session, billing: SessionBilling) -> None:
@@ -130,38 +169,26 @@ def _week_when_complete(session: Session, billing: SessionBilling) -> None:
         add_message(session, IOP_WEEK, {"program_id": program.id, "week_of": monday.toordinal()})
 
 
-def _claim(session: Session, billing: SessionBilling, decision: Decision, event: BillableEvent) -> None:
+def _claim_row(
+    billing: SessionBilling, decision: Decision, event: BillableEvent, now: datetime
+) -> dict[str, object]:
     client_id = uuid.UUID(decision.client_key)
     auth = billing.authorizations.get(client_id)
     subscriber, claim = build_claim(billing, decision, claim_number())
-    inserted = session.execute(
-        insert(Claim)
-        .values(
-            id=uuid.uuid4(),
-            billable_event_id=event.id,
-            session_id=event.session_id,
-            client_id=client_id,
-            payer_id=uuid.UUID(str(decision.payer_id)),
-            authorization_id=auth.id if auth else None,
-            claim_number=claim.claim_id,
-            claim_format=ClaimFormat.PROFESSIONAL,
-            frequency="1",
-            status=ClaimStatus.READY,
-            service_date=billing.facts.service_date,
-            total_charge=claim.total_charge,
-            document=claim_document(subscriber, claim),
-            created_at=utcnow(),
-            updated_at=utcnow(),
-        )
-        .on_conflict_do_nothing(
-            index_elements=["billable_event_id"], index_where=Claim.frequency == literal_column("'1'")
-        )
-        .returning(Claim.id)
-    ).scalar_one_or_none()
-    if inserted is not None and auth is not None:
-        # One use per new claim, in the claim's transaction: a retried job finds the claim and skips this.
-        session.execute(
-            update(Authorization)
-            .where(Authorization.id == auth.id)
-            .values(sessions_used=Authorization.sessions_used + 1)
-        )
+    return {
+        "id": uuid.uuid4(),
+        "billable_event_id": event.id,
+        "session_id": event.session_id,
+        "client_id": client_id,
+        "payer_id": uuid.UUID(str(decision.payer_id)),
+        "authorization_id": auth.id if auth else None,
+        "claim_number": claim.claim_id,
+        "claim_format": ClaimFormat.PROFESSIONAL,
+        "frequency": "1",
+        "status": ClaimStatus.READY,
+        "service_date": billing.facts.service_date,
+        "total_charge": claim.total_charge,
+        "document": claim_document(subscriber, claim),
+        "created_at": now,
+        "updated_at": now,
+    }

@@ -93,23 +93,23 @@ def test_a_claim_run_that_dies_half_way_stores_nothing_and_its_retry_makes_each_
 ) -> None:
     """The engine's work is one transaction: killed after 3 claims, nothing is kept; the retry makes 7."""
     s = billed
-    real_claim = engine._claim
+    real_build = engine.build_claim
     made = 0
 
-    def dying(*args: object) -> None:
+    def dying(*args: object) -> object:
         nonlocal made
         made += 1
         if made == 4:
             raise RuntimeError("worker killed")
-        real_claim(*args)  # type: ignore[arg-type]
+        return real_build(*args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(engine, "_claim", dying)
+    monkeypatch.setattr(engine, "build_claim", dying)
     with pytest.raises(RuntimeError), tenant_session(s.database.engine, s.clinic.schema_name) as session:
         (row_id,) = session.scalars(select(OutboxMessage.id).where(OutboxMessage.kind == SESSION_CLOSED))
         process(session, row_id)
     with tenant_session(s.database.engine, s.clinic.schema_name) as session:
         assert list(session.scalars(select(Claim))) == []
-    monkeypatch.setattr(engine, "_claim", real_claim)
+    monkeypatch.setattr(engine, "build_claim", real_build)
     _process_kind(s, SESSION_CLOSED)
     _process_kind(s, SESSION_CLOSED)  # a duplicate delivery: already processed, nothing more
     with tenant_session(s.database.engine, s.clinic.schema_name) as session:
