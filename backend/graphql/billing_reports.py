@@ -173,8 +173,3 @@ class BillingReportQueries:
                 waiting=report.waitlist.waiting, offered=report.waitlist.offered, total=report.waitlist.total
             ),
         )
-
-
-@strawberry.type
-class BillingReportMutations:
-    pass

@@ -166,8 +166,3 @@ class DocumentationReadQueries:
         )
         context.audit("read", "documentation_queue", "cosign")
         return [AwaitingCosignatureType.of(r) for r in rows]
-
-
-@strawberry.type
-class DocumentationReadMutations:
-    """The read side has no mutations (kept so the schema's merge list stays uniform)."""

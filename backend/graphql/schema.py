@@ -22,11 +22,11 @@ from backend.graphql.access import check_every_root_field_guarded
 from backend.graphql.auth import AuthMutations
 from backend.graphql.authorizations import AuthorizationMutations, AuthorizationQueries
 from backend.graphql.billing_claims import BillingClaimMutations, BillingClaimQueries
-from backend.graphql.billing_reports import BillingReportMutations, BillingReportQueries
+from backend.graphql.billing_reports import BillingReportQueries
 from backend.graphql.billing_setup import BillingSetupMutations, BillingSetupQueries
 from backend.graphql.clients import ClientMutations, ClientNode, ClientQueries
 from backend.graphql.clinic import ClinicMutations, ClinicQueries
-from backend.graphql.documentation_reads import DocumentationReadMutations, DocumentationReadQueries
+from backend.graphql.documentation_reads import DocumentationReadQueries
 from backend.graphql.eligibility import EligibilityMutations, EligibilityQueries
 from backend.graphql.enrollment import EnrollmentMutations, EnrollmentQueries
 from backend.graphql.errors import AccessError
@@ -80,13 +80,11 @@ Mutation = merge_types(
         IntakeMutations,
         EnrollmentMutations,
         SessionRecordMutations,
-        DocumentationReadMutations,
         NoteTemplateMutations,
         TreatmentMutations,
         AuthorizationMutations,
         BillingSetupMutations,
         BillingClaimMutations,
-        BillingReportMutations,
         EligibilityMutations,
     ),
 )
