@@ -68,6 +68,17 @@ async def _require(
         raise Forbidden(part.value, action)
 
 
+async def _related(
+    context: Context, session_id: uuid.UUID, client_id: uuid.UUID | None, part: Part, action: str
+) -> Viewer | None:
+    """The caller, allowed `action` on that part of the session (else Forbidden); None: no such session."""
+    if await context.session.get(GroupSession, session_id) is None:
+        return None
+    viewer = await viewer_of(context)
+    await _require(context, viewer, session_id, client_id, part, action)
+    return viewer
+
+
 async def _staff(context: Context, viewer: Viewer) -> uuid.UUID:
     if viewer.staff_id is None:
         raise Forbidden("session_record", "document (no staff record for this user)")
@@ -171,10 +182,9 @@ class SessionRecordMutations:
         """Replace the group note (drafting: types checked, required fields only at signing)."""
         context = info.context
         sid = parse_id(input.session_id, "sessionId")
-        if await context.session.get(GroupSession, sid) is None:
+        viewer = await _related(context, sid, None, Part.GROUP_NOTE, "write")
+        if viewer is None:
             return NotFound.of("sessionId")
-        viewer = await viewer_of(context)
-        await _require(context, viewer, sid, None, Part.GROUP_NOTE, "write")
         await store.save_group_note(
             context.session, sid, await _staff(context, viewer), _content(input.content)
         )
@@ -189,10 +199,9 @@ class SessionRecordMutations:
         context = info.context
         sid = parse_id(input.session_id, "sessionId")
         client_id = parse_id(input.client_id, "clientId")
-        if await context.session.get(GroupSession, sid) is None:
+        viewer = await _related(context, sid, client_id, Part.MEMBER_SECTION, "write")
+        if viewer is None:
             return NotFound.of("sessionId")
-        viewer = await viewer_of(context)
-        await _require(context, viewer, sid, client_id, Part.MEMBER_SECTION, "write")
         staff_id = await _staff(context, viewer)
         await store.save_member_section(context.session, sid, client_id, staff_id, _content(input.content))
         context.audit("update", "member_section", str(sid), client_id)
@@ -206,11 +215,10 @@ class SessionRecordMutations:
         context = info.context
         sid = parse_id(input.session_id, "sessionId")
         client_id = parse_optional_id(input.client_id, "clientId")
-        if await context.session.get(GroupSession, sid) is None:
-            return NotFound.of("sessionId")
-        viewer = await viewer_of(context)
         part = Part.MEMBER_SECTION if client_id else Part.GROUP_NOTE
-        await _require(context, viewer, sid, client_id, part, "write")
+        viewer = await _related(context, sid, client_id, part, "write")
+        if viewer is None:
+            return NotFound.of("sessionId")
         staff_id = await _staff(context, viewer)
         observation = await store.save_observation(context.session, sid, staff_id, client_id, input.text)
         context.audit("update", "observation", str(sid), client_id)
@@ -223,10 +231,9 @@ class SessionRecordMutations:
         """Sign as a facilitator; the last required signature (and co-signature) makes the record final."""
         context = info.context
         sid = parse_id(session_id, "sessionId")
-        if await context.session.get(GroupSession, sid) is None:
+        viewer = await _related(context, sid, None, Part.GROUP_NOTE, "write")
+        if viewer is None:
             return NotFound.of("sessionId")
-        viewer = await viewer_of(context)
-        await _require(context, viewer, sid, None, Part.GROUP_NOTE, "write")
         trainee = Role.TRAINEE in viewer.roles
         outcome = await signing.sign(context.session, sid, await _staff(context, viewer), trainee=trainee)
         check = IndividualityCheck.of(outcome.report) if outcome.report else IndividualityCheck.empty()
@@ -297,11 +304,10 @@ class SessionRecordMutations:
         context = info.context
         sid = parse_id(input.session_id, "sessionId")
         client_id = parse_optional_id(input.client_id, "clientId")
-        if await context.session.get(GroupSession, sid) is None:
-            return NotFound.of("sessionId")
-        viewer = await viewer_of(context)
         part = Part.MEMBER_SECTION if client_id else Part.GROUP_NOTE
-        await _require(context, viewer, sid, client_id, part, "write")
+        viewer = await _related(context, sid, client_id, part, "write")
+        if viewer is None:
+            return NotFound.of("sessionId")
         addendum = await signing.add_addendum(
             context.session, sid, await _staff(context, viewer), client_id, input.text
         )
@@ -315,10 +321,9 @@ class SessionRecordMutations:
         """A supervisor's note on a session they supervise (any time, before or after it is final)."""
         context = info.context
         sid = parse_id(input.session_id, "sessionId")
-        if await context.session.get(GroupSession, sid) is None:
+        viewer = await _related(context, sid, None, Part.GROUP_NOTE, "read")
+        if viewer is None:
             return NotFound.of("sessionId")
-        viewer = await viewer_of(context)
-        await _require(context, viewer, sid, None, Part.GROUP_NOTE, "read")
         note = await signing.add_supervision_note(
             context.session, sid, await _staff(context, viewer), input.text, is_supervisor=True
         )
@@ -349,10 +354,9 @@ class SessionRecordMutations:
         context = info.context
         sid = parse_id(input.session_id, "sessionId")
         client_id = parse_id(input.client_id, "clientId")
-        if await context.session.get(GroupSession, sid) is None:
+        viewer = await _related(context, sid, None, Part.GROUP_NOTE, "write")
+        if viewer is None:
             return NotFound.of("sessionId")
-        viewer = await viewer_of(context)
-        await _require(context, viewer, sid, None, Part.GROUP_NOTE, "write")
         await signing.remove_member(context.session, sid, client_id, input.reason)
         context.audit("delete", "session_attendee", str(sid), client_id)
         return RecordSaved(record=await _record(context, viewer, sid))
