@@ -26,12 +26,15 @@ from backend.graphql.billing_reports import BillingReportQueries
 from backend.graphql.billing_setup import BillingSetupMutations, BillingSetupQueries
 from backend.graphql.clients import ClientMutations, ClientNode, ClientQueries
 from backend.graphql.clinic import ClinicMutations, ClinicQueries
+from backend.graphql.compliance import ComplianceMutations, ComplianceQueries
+from backend.graphql.disclosures import DisclosureMutations, DisclosureQueries
 from backend.graphql.documentation_reads import DocumentationReadQueries
 from backend.graphql.eligibility import EligibilityMutations, EligibilityQueries
 from backend.graphql.enrollment import EnrollmentMutations, EnrollmentQueries
 from backend.graphql.errors import AccessError
 from backend.graphql.intake import IntakeMutations, IntakeQueries
 from backend.graphql.note_templates import NoteTemplateMutations, NoteTemplateQueries
+from backend.graphql.part2 import Part2Mutations, Part2Queries
 from backend.graphql.programs import ProgramMutations, ProgramNode, ProgramQueries
 from backend.graphql.scheduling import SchedulingMutations, SchedulingQueries
 from backend.graphql.session_record import SessionRecordMutations, SessionRecordQueries
@@ -65,6 +68,9 @@ Query = merge_types(
         BillingClaimQueries,
         BillingReportQueries,
         EligibilityQueries,
+        Part2Queries,
+        DisclosureQueries,
+        ComplianceQueries,
     ),
 )
 Mutation = merge_types(
@@ -86,6 +92,9 @@ Mutation = merge_types(
         BillingSetupMutations,
         BillingClaimMutations,
         EligibilityMutations,
+        Part2Mutations,
+        DisclosureMutations,
+        ComplianceMutations,
     ),
 )
 
