@@ -14,10 +14,26 @@ app.add_typer(schema_app, name="schema")
 def _mount_tenants() -> None:
     from backend.tenants.cli import tenants_app
 
-    app.add_typer(tenants_app, name="tenants", help="Create, list and migrate clinics")
+    app.add_typer(tenants_app, name="tenants", help="Create, list, migrate and delete clinics")
+
+
+def _mount_keys() -> None:
+    from backend.compliance.keys_cli import keys_app
+
+    app.add_typer(keys_app, name="keys", help="Master key and clinic data key rotation")
 
 
 _mount_tenants()
+_mount_keys()
+
+
+def _mount_audit() -> None:
+    from backend.compliance.audit_cli import audit_app
+
+    app.add_typer(audit_app, name="audit", help="Seal pending audit events; verify a clinic's chain")
+
+
+_mount_audit()
 
 
 def _migrate_all() -> None:

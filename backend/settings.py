@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -31,6 +31,9 @@ class Settings:
     login_max_failures_per_address: int = 30
     db_pool_size: int = 5
     outbox_drain_seconds: float = 2.0
+    # Master keys wrapping each clinic's data keys: "id:<base64 32 bytes>,..." (first is current).
+    # None outside production: a development key kept in the data folder (backend.compliance.key_provider).
+    master_keys: str | None = field(default=None, repr=False)
 
     @property
     def production(self) -> bool:
@@ -52,6 +55,13 @@ def _secret_key(environment: str, data_dir: Path) -> str:
     return path.read_text().strip()
 
 
+def _master_keys(environment: str) -> str | None:
+    keys = os.environ.get("ENSEMBLE_MASTER_KEYS") or None
+    if keys is None and environment == "production":
+        raise RuntimeError("ENSEMBLE_MASTER_KEYS must be set in production")
+    return keys
+
+
 def load_settings() -> Settings:
     environment = os.environ.get("ENSEMBLE_ENV", "development")
     if environment not in ("development", "test", "production"):
@@ -63,6 +73,7 @@ def load_settings() -> Settings:
         database_url=os.environ.get("DATABASE_URL") or None,
         redis_url=os.environ.get("REDIS_URL") or None,
         secret_key=_secret_key(environment, data_dir),
+        master_keys=_master_keys(environment),
     )
 
 

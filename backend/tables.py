@@ -5,7 +5,7 @@ from __future__ import annotations
 from backend.billing import models as billing_models
 from backend.clients import models as clients_models
 from backend.clinic import models as clinic_models
-from backend.compliance import audit
+from backend.compliance import audit, disclosure_models, key_models, part2_models, sealed_models
 from backend.database import SharedBase, TenantBase
 from backend.documentation import models as documentation_models
 from backend.enrollment import models as enrollment_models
@@ -27,14 +27,18 @@ __all__ = [
     "billing_models",
     "clients_models",
     "clinic_models",
+    "disclosure_models",
     "documentation_models",
     "enrollment_models",
     "identity_models",
     "intake_models",
+    "key_models",
     "notifications_models",
     "outbox",
+    "part2_models",
     "programs_models",
     "scheduling_models",
+    "sealed_models",
     "staff_models",
     "tenants_models",
     "treatment_models",

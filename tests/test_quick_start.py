@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx2 as httpx
 from sqlalchemy import select
 
+from backend.compliance.key_provider import key_spec_for_tests
 from backend.database import Database
 from backend.demo import DEMO_PASSWORD
 from backend.notifications.models import Notification
@@ -41,6 +42,9 @@ def test_demo_then_serve_lets_the_front_desk_sign_in_and_the_worker_deliver(
         "REDIS_URL": redis_url,
         "ENSEMBLE_ENV": "development",
         "ENSEMBLE_DATA_DIR": str(tmp_path),
+        # The run's other clinics have data keys wrapped by the tests' master key: one deployment,
+        # one master key (a development key of its own could not open them).
+        "ENSEMBLE_MASTER_KEYS": key_spec_for_tests(),
     }
     cli = [sys.executable, "-m", "backend.cli"]
     demo = subprocess.run([*cli, "demo"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)  # noqa: S603

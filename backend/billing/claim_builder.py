@@ -9,6 +9,7 @@ from decimal import Decimal
 from backend.billing.claims import Address, ProfessionalClaim, RenderingProvider, ServiceLine, Subscriber
 from backend.billing.decisions import Decision, Reason
 from backend.billing.session_facts import SessionBilling
+from backend.compliance.disclosures import SHORT_NOTICE
 from backend.staff.models import StaffMember
 
 
@@ -54,6 +55,7 @@ def build_claim(
         place_of_service=decision.place_of_service or "11",
         diagnoses=diagnoses,
         prior_auth=auth.reference if auth else None,
+        notice=SHORT_NOTICE if client_id in billing.part2 else None,  # 42 CFR 2.32
         rendering=provider_of(rendering),
         lines=(
             ServiceLine(

@@ -113,6 +113,8 @@ class ProfessionalClaim:
     lines: tuple[ServiceLine, ...]
     rendering: RenderingProvider
     prior_auth: str | None = None
+    #: A claim note to the payer (NTE*ADD): the 42 CFR 2.32 notice when the claim carries Part 2 information.
+    notice: str | None = None
 
     @property
     def total_charge(self) -> Decimal:
@@ -138,6 +140,7 @@ class InstitutionalClaim:
     lines: tuple[ServiceLine, ...]
     attending: RenderingProvider
     prior_auth: str | None = None
+    notice: str | None = None  # as ProfessionalClaim.notice
     admission_type: str = "3"  # CL101, UB-04 FL14: 3 elective
     point_of_origin: str = "1"  # CL102, UB-04 FL15: 1 non-health-care facility point of origin
 

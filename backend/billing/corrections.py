@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from backend.billing.claim_builder import build_claim, claim_number, claimable
 from backend.billing.documents import claim_document, claim_from_document, corrected
 from backend.billing.models import Claim, ClaimStatus
+from backend.billing.part2_payment import part2_of, with_part2
 from backend.billing.session_facts import load
 from backend.clients.models import Authorization
 from backend.database import utcnow
@@ -83,7 +84,8 @@ def replace_claim(session: Session, claim_id: uuid.UUID) -> Claim:
         )
     number = claim_number()
     subscriber, claim = build_claim(billing, decision, number, "7", original.payer_claim_number)
-    successor = _successor(original, number, "7", claim_document(subscriber, claim), claim.total_charge)
+    document = with_part2(claim_document(subscriber, claim), billing.part2.get(original.client_id))
+    successor = _successor(original, number, "7", document, claim.total_charge)
     session.add(successor)
     original.status = ClaimStatus.REPLACED
     original.updated_at = utcnow()
@@ -97,7 +99,8 @@ def void_claim(session: Session, claim_id: uuid.UUID) -> Claim:
     subscriber, claim = claim_from_document(original.document)
     number = claim_number()
     voided = corrected(claim, number, "8", original.payer_claim_number or "")
-    successor = _successor(original, number, "8", claim_document(subscriber, voided), voided.total_charge)
+    document = with_part2(claim_document(subscriber, voided), part2_of(original.document))
+    successor = _successor(original, number, "8", document, voided.total_charge)
     session.add(successor)
     original.status = ClaimStatus.VOIDED
     original.updated_at = utcnow()

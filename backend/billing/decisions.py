@@ -252,6 +252,10 @@ def _payer_reasons(
     return reasons
 
 
+#: 42 CFR Part 2: SUD records reach a payer only with the patient's consent for payment.
+NO_PART2_CONSENT = Reason("no_part2_consent", "no 42 CFR Part 2 consent to disclose for payment")
+
+
 def _member_reasons(session: SessionFacts, member: MemberFacts) -> list[Reason]:
     reasons: list[Reason] = []
     if not member.diagnoses:
@@ -267,8 +271,7 @@ def _member_reasons(session: SessionFacts, member: MemberFacts) -> list[Reason]:
         if problem is not None:
             reasons.append(Reason(problem.code, problem.message))
     if not member.part2_payment_consent:
-        # 42 CFR Part 2: SUD records reach a payer only with the patient's consent for payment.
-        reasons.append(Reason("no_part2_consent", "no 42 CFR Part 2 consent to disclose for payment"))
+        reasons.append(NO_PART2_CONSENT)
     return reasons
 
 

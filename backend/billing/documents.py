@@ -99,6 +99,7 @@ def institutional_document(
             "condition_codes": list(claim.condition_codes),
             "diagnoses": list(claim.diagnoses),
             "prior_auth": claim.prior_auth,
+            "notice": claim.notice,
             "attending": {
                 "last_name": claim.attending.last_name,
                 "first_name": claim.attending.first_name,
@@ -124,6 +125,7 @@ def institutional_from_document(document: dict[str, Any]) -> tuple[Subscriber, I
         condition_codes=tuple(c["condition_codes"]),
         diagnoses=tuple(c["diagnoses"]),
         prior_auth=c["prior_auth"],
+        notice=c.get("notice"),
         attending=RenderingProvider(**c["attending"]),
         lines=_read_lines(c["lines"]),
     )
@@ -139,6 +141,7 @@ def claim_document(subscriber: Subscriber, claim: ProfessionalClaim) -> dict[str
             "place_of_service": claim.place_of_service,
             "diagnoses": list(claim.diagnoses),
             "prior_auth": claim.prior_auth,
+            "notice": claim.notice,
             "rendering": {
                 "last_name": claim.rendering.last_name,
                 "first_name": claim.rendering.first_name,
@@ -159,6 +162,7 @@ def claim_from_document(document: dict[str, Any]) -> tuple[Subscriber, Professio
         place_of_service=c["place_of_service"],
         diagnoses=tuple(c["diagnoses"]),
         prior_auth=c["prior_auth"],
+        notice=c.get("notice"),
         rendering=RenderingProvider(**c["rendering"]),
         lines=_read_lines(c["lines"]),
     )

@@ -22,8 +22,10 @@ from backend.billing.claims import InstitutionalClaim, ServiceLine
 from backend.billing.documents import institutional_document
 from backend.billing.iop import ServiceMinutes, institutional_lines, iop_week_warnings, weekly_service_hours
 from backend.billing.models import BillingDecision, Claim, ClaimFormat, ClaimStatus
+from backend.billing.part2_payment import with_part2
 from backend.billing.payer_rules import LevelOfCare
 from backend.billing.session_facts import SessionBilling, load
+from backend.compliance.disclosures import SHORT_NOTICE
 from backend.database import utcnow
 from backend.documentation.models import BillableEvent
 from backend.enrollment.models import Enrollment
@@ -132,6 +134,7 @@ def _week_claim(
         condition_codes=priced.condition_codes,
         diagnoses=diagnoses,
         prior_auth=auth.reference if auth else None,
+        notice=SHORT_NOTICE if client_id in billing.part2 else None,  # 42 CFR 2.32
         attending=provider_of(rendering),
         lines=tuple(
             ServiceLine(
@@ -158,7 +161,10 @@ def _week_claim(
         status=ClaimStatus.READY,
         service_date=claim.statement_from,
         total_charge=sum((line.charge for line in claim.lines), Decimal("0")),
-        document=institutional_document(subscriber_of(billing, client_id), claim, warnings),
+        document=with_part2(
+            institutional_document(subscriber_of(billing, client_id), claim, warnings),
+            billing.part2.get(client_id),
+        ),
     )
     session.add(row)
     return row

@@ -17,6 +17,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, Uniq
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from backend.compliance.field_crypto import EncryptedJSON
 from backend.database import TenantBase, text_enum, utcnow, uuid_pk
 
 Money = Numeric(12, 2)
@@ -157,7 +158,8 @@ class Claim(TenantBase):
     service_date: Mapped[date]
     total_charge: Mapped[Decimal] = mapped_column(Money)
     # The claim as backend.billing.claims describes it (JSON), so batches and corrections re-render it.
-    document: Mapped[dict[str, object]] = mapped_column(JSONB)
+    # It names the subscriber (member id, name, address): encrypted at rest, read only in Python.
+    document: Mapped[dict[str, object]] = mapped_column(EncryptedJSON("claims.document"))
     batch_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("claim_batches.id"))
     payer_claim_number: Mapped[str | None] = mapped_column(String(50))
     paid_amount: Mapped[Decimal | None] = mapped_column(Money)

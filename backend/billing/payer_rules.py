@@ -117,6 +117,8 @@ class PayerRules:
     )
     per_diem: bool = False
     per_diem_rate: Decimal | None = None
+    # True: group psychotherapy needs a prior authorization with sessions left on the date of service.
+    authorization_required: bool = False
     claim_format: ClaimFormat = ClaimFormat.PROFESSIONAL
     iop_min_weekly_hours: int = 9  # Medicare IOP: 9-19 hours a week
     php_min_weekly_hours: int = 20
@@ -292,6 +294,7 @@ def rules_as_json(rules: PayerRules) -> dict[str, object]:
         },
         "per_diem": rules.per_diem,
         "per_diem_rate": None if rules.per_diem_rate is None else str(rules.per_diem_rate),
+        "authorization_required": rules.authorization_required,
         "claim_format": rules.claim_format.value,
         "iop_min_weekly_hours": rules.iop_min_weekly_hours,
         "php_min_weekly_hours": rules.php_min_weekly_hours,
@@ -321,7 +324,7 @@ def _parse(key: str, value: object) -> object:
         return None if value is None else _int(value, where)
     if key in ("min_patients_present", "iop_min_weekly_hours", "php_min_weekly_hours"):
         return _int(value, where)
-    if key in ("one_group_visit_per_day", "per_diem"):
+    if key in ("one_group_visit_per_day", "per_diem", "authorization_required"):
         if not isinstance(value, bool):
             raise ValueError(f"{where}: must be a boolean")
         return value

@@ -8,8 +8,9 @@ backend.billing.decisions, and keeps the rows the claim builder needs next to th
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date
 from zoneinfo import ZoneInfo
 
@@ -27,13 +28,19 @@ from backend.billing.decisions import (
     decide_session,
 )
 from backend.billing.models import Claim, ClaimStatus, EligibilityCheck, Payer, PayerRuleVersion
+from backend.billing.part2_payment import Part2Payment, part2_payment
 from backend.billing.payer_rules import LevelOfCare, PayerRules, RuleVersion, rules_from_json, rules_in_force
 from backend.clients.models import Authorization, Client, ClientCoverage, ClientDiagnosis
 from backend.clients.rules import CoveragePriority
 from backend.clinic.models import ClinicSettings
+from backend.compliance.consent_store import load_consents_sync
+from backend.compliance.consents import ConsentTerms
+from backend.compliance.part2_access import member_part2_programs_sync
+from backend.database import utcnow
 from backend.documentation.models import SessionRecord
 from backend.documentation.presence import session_span
 from backend.enrollment.models import Enrollment, SessionAttendee
+from backend.enrollment.rules import EnrollmentStatus
 from backend.programs.models import Modality, Program
 from backend.scheduling.models import FacilitatorRole, GroupSession, SessionFacilitator
 from backend.staff.models import StaffCredential, StaffMember
@@ -54,30 +61,60 @@ class SessionBilling:
     diagnoses: dict[uuid.UUID, tuple[str, ...]]
     authorizations: dict[uuid.UUID, Authorization]
     rendering: StaffMember | None
+    #: Members whose claim would carry Part 2 information, with the consent for payment if any.
+    part2: dict[uuid.UUID, Part2Payment] = field(default_factory=dict)
 
     def decide(self) -> list[Decision]:
         return decide_session(self.facts, self.members, lambda payer_id: self.rules.get(payer_id))
 
 
 def load(session: Session, session_id: uuid.UUID) -> SessionBilling | None:
-    gs = session.get(GroupSession, session_id)
-    if gs is None:
-        return None
-    program = session.get(Program, gs.program_id) if gs.program_id else None
-    record = session.get(SessionRecord, session_id)
-    starts_at, ends_at = session_span(
-        record.started_at if record else None, record.ended_at if record else None, gs.starts_at, gs.ends_at
-    )
-    zone_date = _service_date(session, gs, program)
-    roster = list(
-        session.execute(
-            select(SessionAttendee, Enrollment.status)
-            .outerjoin(Enrollment, Enrollment.id == SessionAttendee.enrollment_id)
-            .where(SessionAttendee.session_id == session_id, SessionAttendee.removed_at.is_(None))
-            .order_by(SessionAttendee.client_id)
+    found = load_many(session, [session_id])
+    return found[0] if found else None
+
+
+def load_many(session: Session, session_ids: Sequence[uuid.UUID]) -> list[SessionBilling]:
+    """The sessions' billing facts in order of their start, in the same 14 queries for 1 or 50 sessions.
+
+    Facts that one session's claims change for a later one (authorization uses, same-day visits)
+    are as stored: `produce_claims_many` carries the batch's own effects forward.
+    """
+    sessions = list(
+        session.scalars(
+            select(GroupSession)
+            .where(GroupSession.id.in_(session_ids))
+            .order_by(GroupSession.starts_at, GroupSession.id)
         )
     )
-    client_ids = [a.client_id for a, _ in roster]
+    if not sessions:
+        return []
+    ids = [gs.id for gs in sessions]
+    program_ids = {gs.program_id for gs in sessions if gs.program_id}
+    programs = {p.id: p for p in session.scalars(select(Program).where(Program.id.in_(program_ids)))}
+    records = {
+        r.session_id: r
+        for r in session.scalars(select(SessionRecord).where(SessionRecord.session_id.in_(ids)))
+    }
+    clinic_zone = (
+        session.get_one(ClinicSettings, 1).timezone
+        if any(gs.program_id is None for gs in sessions)
+        else "UTC"
+    )
+    dates = {
+        gs.id: gs.starts_at.astimezone(
+            ZoneInfo(programs[gs.program_id].timezone if gs.program_id else clinic_zone)
+        ).date()
+        for gs in sessions
+    }
+    rosters: dict[uuid.UUID, list[tuple[SessionAttendee, EnrollmentStatus | None]]] = {i: [] for i in ids}
+    for attendee, status in session.execute(
+        select(SessionAttendee, Enrollment.status)
+        .outerjoin(Enrollment, Enrollment.id == SessionAttendee.enrollment_id)
+        .where(SessionAttendee.session_id.in_(ids), SessionAttendee.removed_at.is_(None))
+        .order_by(SessionAttendee.session_id, SessionAttendee.client_id)
+    ):
+        rosters[attendee.session_id].append((attendee, status))
+    client_ids = sorted({a.client_id for roster in rosters.values() for a, _ in roster})
     clients = {c.id: c for c in session.scalars(select(Client).where(Client.id.in_(client_ids)))}
     coverages = {
         c.client_id: c
@@ -100,7 +137,6 @@ def load(session: Session, session_id: uuid.UUID) -> SessionBilling | None:
         versions[str(v.payer_id)].append(
             RuleVersion(v.effective_from, v.effective_to, rules_from_json(v.rules))
         )
-    rules = {key: rules_in_force(vs, zone_date) for key, vs in versions.items()}
     diagnoses: dict[uuid.UUID, list[str]] = {c: [] for c in client_ids}
     for d in session.scalars(
         select(ClientDiagnosis)
@@ -108,18 +144,15 @@ def load(session: Session, session_id: uuid.UUID) -> SessionBilling | None:
         .order_by(ClientDiagnosis.client_id, ClientDiagnosis.is_primary.desc(), ClientDiagnosis.noted_on)
     ):
         diagnoses[d.client_id].append(d.code)
-    authorizations = {
-        a.client_id: a
-        for a in session.scalars(
-            select(Authorization)
-            .where(
-                Authorization.client_id.in_(client_ids),
-                Authorization.starts_on <= zone_date,
-                Authorization.ends_on >= zone_date,
-            )
-            .order_by(Authorization.ends_on.desc())
+    authorizations: dict[uuid.UUID, list[Authorization]] = defaultdict(list)
+    for a in session.scalars(
+        select(Authorization).where(
+            Authorization.client_id.in_(client_ids),
+            Authorization.starts_on <= max(dates.values()),
+            Authorization.ends_on >= min(dates.values()),
         )
-    }
+    ):
+        authorizations[a.client_id].append(a)
     latest_check = (
         select(
             EligibilityCheck.client_id,
@@ -134,25 +167,110 @@ def load(session: Session, session_id: uuid.UUID) -> SessionBilling | None:
     eligibility = {
         r.client_id: r.status for r in session.execute(select(latest_check).where(latest_check.c.n == 1))
     }
-    rendering = session.scalar(
-        select(StaffMember)
-        .join(SessionFacilitator, SessionFacilitator.staff_id == StaffMember.id)
-        .where(SessionFacilitator.session_id == session_id)
-        .order_by(SessionFacilitator.role == FacilitatorRole.CO)
-    )
-    credentials = (
-        list(
-            session.scalars(
-                select(StaffCredential.credential).where(StaffCredential.staff_id == rendering.id)
+    rendering: dict[uuid.UUID, StaffMember] = {}
+    for session_id, facilitator in session.execute(
+        select(SessionFacilitator.session_id, StaffMember)
+        .join(StaffMember, SessionFacilitator.staff_id == StaffMember.id)
+        .where(SessionFacilitator.session_id.in_(ids))
+        .order_by(SessionFacilitator.session_id, SessionFacilitator.role == FacilitatorRole.CO)
+    ):
+        rendering.setdefault(session_id, facilitator)  # the lead renders; a co-facilitator only when alone
+    credentials: dict[uuid.UUID, list[str]] = defaultdict(list)
+    for staff_id, credential in session.execute(
+        select(StaffCredential.staff_id, StaffCredential.credential).where(
+            StaffCredential.staff_id.in_({s.id for s in rendering.values()})
+        )
+    ):
+        credentials[staff_id].append(credential)
+    same_day = _billed_same_day(session, client_ids, set(dates.values()))
+    # An SUD diagnosis is a Part 2 record when a Part 2 program treats the member (42 CFR 2.11);
+    # consents are read only when a claim could carry Part 2 information.
+    treated = member_part2_programs_sync(session, client_ids)
+    part2_members = set(treated) | {
+        a.client_id
+        for gs in sessions
+        if gs.program_id and programs[gs.program_id].part2
+        for a, _ in rosters[gs.id]
+    }
+    consents: dict[uuid.UUID, list[ConsentTerms]] = defaultdict(list)
+    for consent in load_consents_sync(session, sorted(part2_members)) if part2_members else []:
+        consents[consent.client_id].append(consent)
+    result = []
+    for gs in sessions:
+        program = programs.get(gs.program_id) if gs.program_id else None
+        day = dates[gs.id]
+        roster_ids = [a.client_id for a, _ in rosters[gs.id]]
+        covering = {
+            c: _first_to_use(found)
+            for c in roster_ids
+            if (found := [a for a in authorizations[c] if a.starts_on <= day <= a.ends_on])
+        }
+        staff = rendering.get(gs.id)
+        result.append(
+            _session_billing(
+                gs,
+                program,
+                records.get(gs.id),
+                day,
+                rosters[gs.id],
+                credentials[staff.id] if staff else [],
+                staff,
+                {c: n for (c, d, s), n in same_day.items() if d == day and s != gs.id},
+                SessionRows(
+                    clients={c: clients[c] for c in roster_ids},
+                    coverages={c: coverages[c] for c in roster_ids if c in coverages},
+                    diagnoses={c: tuple(diagnoses[c]) for c in roster_ids},
+                    authorizations=covering,
+                    eligibility={c: eligibility[c] for c in roster_ids if c in eligibility},
+                    consents={c: consents[c] for c in roster_ids if c in consents},
+                    part2_treated={c for c in roster_ids if c in treated},
+                ),
+                payers,
+                {key: rules_in_force(vs, day) for key, vs in versions.items()},
             )
         )
-        if rendering
-        else []
+    return result
+
+
+def _first_to_use(authorizations: list[Authorization]) -> Authorization:
+    """The authorization a session uses: one with sessions left, ending first (an exhausted one only
+    when nothing else covers the date, so the decision can say so)."""
+    return min(authorizations, key=lambda a: (a.sessions_used >= a.sessions_authorized, a.ends_on))
+
+
+@dataclass(frozen=True)
+class SessionRows:
+    """The roster members' rows one session's billing reads."""
+
+    clients: dict[uuid.UUID, Client]
+    coverages: dict[uuid.UUID, ClientCoverage]
+    diagnoses: dict[uuid.UUID, tuple[str, ...]]
+    authorizations: dict[uuid.UUID, Authorization]
+    eligibility: dict[uuid.UUID, str]
+    consents: dict[uuid.UUID, list[ConsentTerms]]
+    #: Members a Part 2 program treats: their SUD diagnoses are Part 2 records.
+    part2_treated: set[uuid.UUID]
+
+
+def _session_billing(
+    gs: GroupSession,
+    program: Program | None,
+    record: SessionRecord | None,
+    day: date,
+    roster: list[tuple[SessionAttendee, EnrollmentStatus | None]],
+    credentials: list[str],
+    rendering: StaffMember | None,
+    same_day: dict[uuid.UUID, int],
+    rows: SessionRows,
+    payers: dict[str, Payer],
+    rules: dict[str, PayerRules | None],
+) -> SessionBilling:
+    starts_at, ends_at = session_span(
+        record.started_at if record else None, record.ended_at if record else None, gs.starts_at, gs.ends_at
     )
-    same_day = _billed_same_day(session, session_id, client_ids, zone_date)
     facts = SessionFacts(
-        session_id=str(session_id),
-        service_date=zone_date,
+        session_id=str(gs.id),
+        service_date=day,
         minutes=int((ends_at - starts_at).total_seconds() // 60),
         telehealth=gs.telehealth,
         program_kind=ProgramKind.MULTI_FAMILY
@@ -161,20 +279,31 @@ def load(session: Session, session_id: uuid.UUID) -> SessionBilling | None:
         level_of_care=LevelOfCare(program.level_of_care.value) if program else LevelOfCare.OUTPATIENT,
         psychotherapy=not (program and program.modality == Modality.PSYCHOEDUCATION),
         rendering_credential=credentials[0].upper() if credentials else None,
-        group_visits_same_day={str(c): n for c, n in same_day.items()},
+        group_visits_same_day={str(c): n for c, n in same_day.items() if n},
     )
     members = []
+    part2: dict[uuid.UUID, Part2Payment] = {}
+    now = utcnow()
     for attendee, status in roster:
         cid = attendee.client_id
-        coverage = coverages.get(cid)
-        auth = authorizations.get(cid)
+        coverage = rows.coverages.get(cid)
+        auth = rows.authorizations.get(cid)
+        payment = part2_payment(
+            bool(program and program.part2),
+            rows.diagnoses[cid][:12] if cid in rows.part2_treated else (),  # what the claim carries
+            rows.consents.get(cid, ()),
+            coverage.payer_id if coverage else None,
+            now,
+        )
+        if payment is not None:
+            part2[cid] = payment
         members.append(
             MemberFacts(
                 client_key=str(cid),
                 attendance=attendee.attendance,  # type: ignore[arg-type]  # unmarked members are not billed: absent
                 minutes_attended=attendee.minutes_attended or 0,
                 enrollment_status=status,
-                diagnoses=tuple(diagnoses[cid]),
+                diagnoses=rows.diagnoses[cid],
                 coverage=Coverage(str(coverage.payer_id), coverage.member_id)
                 if coverage and coverage.payer_id
                 else None,
@@ -187,8 +316,13 @@ def load(session: Session, session_id: uuid.UUID) -> SessionBilling | None:
                 )
                 if auth
                 else None,
-                authorization_required=False,
-                eligibility=Eligibility(eligibility.get(cid, "unknown")),
+                authorization_required=bool(
+                    coverage
+                    and (payer_rules := rules.get(str(coverage.payer_id)))
+                    and payer_rules.authorization_required
+                ),
+                eligibility=Eligibility(rows.eligibility.get(cid, "unknown")),
+                part2_payment_consent=payment is None or payment.consent_id is not None,
             )
         )
     return SessionBilling(
@@ -198,31 +332,48 @@ def load(session: Session, session_id: uuid.UUID) -> SessionBilling | None:
         members,
         rules,
         payers,
-        clients,
-        coverages,
-        {c: tuple(d) for c, d in diagnoses.items()},
-        authorizations,
+        rows.clients,
+        rows.coverages,
+        rows.diagnoses,
+        rows.authorizations,
         rendering,
+        part2,
     )
-
-
-def _service_date(session: Session, gs: GroupSession, program: Program | None) -> date:
-    zone = program.timezone if program else session.get_one(ClinicSettings, 1).timezone
-    return gs.starts_at.astimezone(ZoneInfo(zone)).date()
 
 
 def _billed_same_day(
-    session: Session, session_id: uuid.UUID, client_ids: Sequence[uuid.UUID], day: date
-) -> dict[uuid.UUID, int]:
+    session: Session, client_ids: Sequence[uuid.UUID], days: set[date]
+) -> dict[tuple[uuid.UUID, date, uuid.UUID], int]:
+    """Live original claims per (member, service date, session) on the batch's days."""
     rows = session.execute(
-        select(Claim.client_id, func.count())
+        select(Claim.client_id, Claim.service_date, Claim.session_id, func.count())
         .where(
             Claim.client_id.in_(client_ids),
-            Claim.service_date == day,
-            Claim.session_id != session_id,
+            Claim.service_date.in_(days),
             Claim.frequency == "1",
             Claim.status.not_in([ClaimStatus.VOIDED, ClaimStatus.REPLACED]),
         )
-        .group_by(Claim.client_id)
+        .group_by(Claim.client_id, Claim.service_date, Claim.session_id)
     )
-    return {cid: int(n) for cid, n in rows}
+    return {(cid, day, sid): int(n) for cid, day, sid, n in rows}
+
+
+def with_batch_effects(
+    billing: SessionBilling, uses: Mapping[uuid.UUID, int], visits: Mapping[tuple[uuid.UUID, date], int]
+) -> SessionBilling:
+    """The session's facts after the claims a batch made before it: authorization uses and same-day
+    group visits that are not stored yet."""
+    day = billing.facts.service_date
+    same_day = dict(billing.facts.group_visits_same_day)
+    members = []
+    for member in billing.members:
+        cid = uuid.UUID(member.client_key)
+        if n := visits.get((cid, day), 0):
+            same_day[member.client_key] = same_day.get(member.client_key, 0) + n
+        auth = member.authorization
+        if auth is not None and (n := uses.get(uuid.UUID(auth.key), 0)):
+            member = replace(member, authorization=replace(auth, sessions_used=auth.sessions_used + n))
+        members.append(member)
+    if same_day == billing.facts.group_visits_same_day and members == billing.members:
+        return billing
+    return replace(billing, facts=replace(billing.facts, group_visits_same_day=same_day), members=members)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -29,10 +29,12 @@ from backend.billing.clearinghouse import (
     parse_277ca,
     parse_999,
 )
+from backend.billing.decisions import NO_PART2_CONSENT
 from backend.billing.documents import claim_from_document, institutional_from_document
 from backend.billing.eligibility import eligibility_outcome, parse_271
 from backend.billing.eligibility_checks import apply_result
 from backend.billing.models import (
+    BillingDecision,
     BillingProvider,
     Claim,
     ClaimBatch,
@@ -44,11 +46,16 @@ from backend.billing.models import (
     Payer,
     Remittance,
 )
+from backend.billing.part2_payment import part2_of, payment_consent
 from backend.billing.remittance import Outcome, parse_835
 from backend.billing.x12.checks import ClaimRejected
 from backend.billing.x12.claim_837i import write_837i
 from backend.billing.x12.claim_837p import write_837p
 from backend.billing.x12.validation import pyx12_errors
+from backend.compliance.consent_store import load_consents_sync
+from backend.compliance.consents import ConsentTerms, Purpose
+from backend.compliance.disclosure_store import record_disclosures_sync
+from backend.compliance.disclosures import Channel, DisclosedTo, NewDisclosure, Notice
 from backend.database import utcnow
 from backend.settings import get_settings
 
@@ -118,6 +125,7 @@ def submit_ready_claims(
             .with_for_update(skip_locked=True)
         )
     )
+    ready, consent_of = _with_part2_consent(session, ready, now)
     by_payer: dict[tuple[uuid.UUID, ClaimFormat], list[Claim]] = defaultdict(list)
     for claim in ready:
         by_payer[(claim.payer_id, claim.claim_format)].append(claim)
@@ -174,9 +182,70 @@ def submit_ready_claims(
             claim.status = ClaimStatus.SUBMITTED
             claim.batch_id = row.id
             claim.updated_at = now
+        record_disclosures_sync(session, _part2_disclosures(claims, payer, consent_of), now)
         sent.append(row)
     session.flush()
     return sent
+
+
+def _with_part2_consent(
+    session: Session, claims: list[Claim], now: datetime
+) -> tuple[list[Claim], dict[uuid.UUID, uuid.UUID]]:
+    """The claims that may go now, and the consent each Part 2 claim goes under: a claim carrying
+    Part 2 information goes only while a consent for payment by its payer is active (it may have been
+    revoked since the claim was made). One that may not is withdrawn (VOIDED, never sent) and its
+    decision says why."""
+    marked = {c.id: p for c in claims if (p := part2_of(c.document)) is not None}
+    consent_of: dict[uuid.UUID, uuid.UUID] = {}
+    if not marked:
+        return claims, consent_of
+    consents: dict[uuid.UUID, list[ConsentTerms]] = defaultdict(list)
+    for consent in load_consents_sync(session, sorted({c.client_id for c in claims if c.id in marked})):
+        consents[consent.client_id].append(consent)
+    allowed: list[Claim] = []
+    for claim in claims:
+        payment = marked.get(claim.id)
+        if payment is None:
+            allowed.append(claim)
+        elif found := payment_consent(consents[claim.client_id], claim.payer_id, payment.categories, now):
+            allowed.append(claim)
+            consent_of[claim.id] = found.id
+        else:
+            claim.status = ClaimStatus.VOIDED
+            claim.updated_at = now
+            session.execute(
+                update(BillingDecision)
+                .where(BillingDecision.session_id == claim.session_id)
+                .where(BillingDecision.client_id == claim.client_id)
+                .values(
+                    billed=False,
+                    reasons=[{"code": NO_PART2_CONSENT.code, "message": NO_PART2_CONSENT.message}],
+                )
+            )
+    return allowed, consent_of
+
+
+def _part2_disclosures(
+    claims: list[Claim], payer: Payer, consent_of: dict[uuid.UUID, uuid.UUID]
+) -> list[NewDisclosure]:
+    """42 CFR 2.24/2.25: each claim carrying Part 2 information is a disclosure to its payer."""
+    return [
+        NewDisclosure(
+            client_id=claim.client_id,
+            recipient_kind=DisclosedTo.PAYER,
+            recipient_id=payer.id,
+            recipient_name=payer.name,
+            purpose=Purpose.PAYMENT,
+            categories=payment.categories,
+            description=f"{claim.claim_format.value} claim {claim.claim_number}",
+            consent_id=consent_of[claim.id],
+            channel=Channel.CLAIM,
+            disclosed_by=None,
+            notice=Notice.SHORT,
+        )
+        for claim in claims
+        if (payment := part2_of(claim.document)) is not None
+    ]
 
 
 def _provider(p: BillingProvider) -> doc.BillingProvider:

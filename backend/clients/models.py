@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.clients.rules import CoveragePriority
+from backend.compliance.field_crypto import EncryptedText
 from backend.database import TenantBase, text_enum, utcnow, uuid_pk
 
 
@@ -85,7 +86,8 @@ class ClientCoverage(TenantBase):
     client_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
     priority: Mapped[CoveragePriority] = mapped_column(text_enum(CoveragePriority, "coverage_priority"))
     payer_name: Mapped[str] = mapped_column(String(200))
-    member_id: Mapped[str] = mapped_column(String(80))
+    # The payer's member (subscriber) id, encrypted at rest; at most 80 characters (clients.rules).
+    member_id: Mapped[str] = mapped_column(EncryptedText("client_coverages.member_id"))
     group_number: Mapped[str | None] = mapped_column(String(80))
     # The configured payer (backend.billing) claims go to; None until billing sets it up.
     payer_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("payers.id"))

@@ -1,22 +1,27 @@
 """Audit events: every GraphQL read or write of a member's information, captured in the same
-transaction as that read or write (HIPAA 164.312(b) audit controls). Sealing comes later."""
+transaction as that read or write (HIPAA 164.312(b) audit controls).
+
+`audit_events` is the inbox of the sealed audit log: a worker seals its rows, in id order, into
+`sealed_audit_entries` (encrypted, hash-chained, signed) and deletes them in the same transaction
+(backend.compliance.sealing). It has no index beyond its key: it is written on every PHI read and
+read only by the sealer, in id order; the reports read the sealed log."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, Identity, Index, String
+from sqlalchemy import BigInteger, Identity, String, event, insert, inspect
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from backend.database import TenantBase, utcnow
 
 
 class AuditEvent(TenantBase):
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_events_member", "member_id", "occurred_at"),)
 
     # A sequence, not a UUID: the sealing chain needs the order events were written in.
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -51,6 +56,7 @@ def audit_event(
     operation: str | None,
 ) -> AuditEvent:
     return AuditEvent(
+        occurred_at=utcnow(),
         user_id=actor.user_id,
         tenant_id=actor.tenant_id,
         roles=list(actor.roles),
@@ -61,3 +67,28 @@ def audit_event(
         client_address=actor.client_address,
         operation=operation,
     )
+
+
+_COLUMNS = tuple(c.key for c in AuditEvent.__table__.c if c.key != "id")
+
+
+@event.listens_for(Session, "before_flush")
+def _insert_audit_events(session: Session, flush_context: Any, instances: Any) -> None:
+    """Write the session's new audit events as one multi-row INSERT without RETURNING, in the order
+    they were added, instead of through the unit of work (which fetches every generated id back).
+
+    Capture runs on every read of PHI, so its cost is added to each read: this keeps a request
+    that shows 12 members (38 events) within a few milliseconds of one that captures nothing. The
+    rows are written at the same point of the same transaction as the ORM would write them.
+    """
+    pending = [obj for obj in session.new if isinstance(obj, AuditEvent)]
+    if not pending:
+        return
+    pending.sort(key=lambda obj: inspect(obj).insert_order or 0)
+    rows = [{key: getattr(obj, key) for key in _COLUMNS} for obj in pending]
+    for row in rows:
+        if row["occurred_at"] is None:
+            row["occurred_at"] = utcnow()
+    for obj in pending:
+        session.expunge(obj)
+    session.connection().execute(insert(AuditEvent.__table__), rows)  # type: ignore[arg-type]

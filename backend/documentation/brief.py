@@ -15,6 +15,9 @@ for "the last N per member"), so the number of statements does not grow with the
 | last group note      | the program's previous final record (Part.GROUP_NOTE, else withheld)        |
 
 Who may ask for the brief at all is checked by the caller (a relationship to the session).
+Part 2 (backend.compliance.part2_access): attendance, a section or a group note from a Part 2
+program's session is shown only under a Part 2 relation to the member (or, for a group note, to an
+attendee); otherwise it is listed with the Part 2 marker (`part2_withheld`) and no content.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, null, select
+from sqlalchemy import and_, case, func, not_, null, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,6 +35,9 @@ from backend.clients.authorization_rules import calendar_year, expiring_soon, re
 from backend.clients.models import Authorization, Client, ClientCoverage
 from backend.clients.rules import CoveragePriority
 from backend.clinic.store import clinic_settings
+from backend.compliance.consents import Category
+from backend.compliance.part2_access import Part2Scope, part2_scope
+from backend.database import utcnow
 from backend.documentation.access import Part, Viewer, visible
 from backend.documentation.models import BillableEvent, MemberSection, RiskFlag, SessionRecord
 from backend.documentation.signoff import RecordStatus
@@ -52,6 +58,8 @@ class PastAttendance:
     program_name: str | None
     attendance: Attendance | None
     minutes_attended: int | None
+    #: Part 2 attendance without consent: program, attendance and minutes are withheld.
+    part2_withheld: bool = False
 
 
 @dataclass(frozen=True)
@@ -63,6 +71,8 @@ class EarlierNote:
     program_name: str | None
     content: dict[str, object] | None
     withheld: bool
+    #: Withheld because it is Part 2 content without consent (or grant).
+    part2_withheld: bool = False
 
 
 @dataclass(frozen=True)
@@ -117,8 +127,12 @@ class SessionBrief:
     last_group_note: EarlierNote | None
 
 
-async def read_brief(session: AsyncSession, viewer: Viewer, session_id: uuid.UUID) -> SessionBrief | None:
-    """The brief of a session (None when there is no such session); the caller checked the relationship."""
+async def read_brief(
+    session: AsyncSession, viewer: Viewer, session_id: uuid.UUID, at: datetime | None = None
+) -> SessionBrief | None:
+    """The brief of a session (None when there is no such session) as the viewer may see it at `at`
+    (now); the caller checked the relationship."""
+    scope = await part2_scope(session, viewer, at or utcnow())
     row = (
         await session.execute(
             select(GroupSession, Program)
@@ -143,8 +157,8 @@ async def read_brief(session: AsyncSession, viewer: Viewer, session_id: uuid.UUI
     ).all()
     ids = [r.client_id for r in roster]
     before = group_session.starts_at
-    attendance = await _recent_attendance(session, viewer, ids, before) if ids else {}
-    sections = await _last_sections(session, viewer, ids, before) if ids else {}
+    attendance = await _recent_attendance(session, viewer, ids, before, scope) if ids else {}
+    sections = await _last_sections(session, viewer, ids, before, scope) if ids else {}
     risks = await _open_risks(session, ids) if ids else {}
     authorizations = await _authorizations(session, ids, on) if ids else {}
     caps = {c.client_id: c for c in await visit_caps(session, ids, on)} if ids else {}
@@ -162,14 +176,15 @@ async def read_brief(session: AsyncSession, viewer: Viewer, session_id: uuid.UUI
         )
         for r in roster
     )
-    note = await _last_group_note(session, viewer, group_session) if program is not None else None
+    note = await _last_group_note(session, viewer, group_session, scope) if program is not None else None
     return SessionBrief(group_session, program, on, members, note)
 
 
 async def _recent_attendance(
-    session: AsyncSession, viewer: Viewer, ids: list[uuid.UUID], before: datetime
+    session: AsyncSession, viewer: Viewer, ids: list[uuid.UUID], before: datetime, scope: Part2Scope
 ) -> dict[uuid.UUID, list[PastAttendance]]:
     sa = SessionAttendee
+    cleared = scope.cleared(Category.ATTENDANCE, sa.session_id, sa.client_id)
     n = func.row_number().over(
         partition_by=sa.client_id, order_by=(GroupSession.starts_at.desc(), GroupSession.id.desc())
     )
@@ -179,9 +194,10 @@ async def _recent_attendance(
             GroupSession.id.label("session_id"),
             GroupSession.kind,
             GroupSession.starts_at,
-            Program.name.label("program_name"),
-            sa.attendance,
-            sa.minutes_attended,
+            case((cleared, Program.name), else_=null()).label("program_name"),
+            case((cleared, sa.attendance), else_=null()).label("attendance"),
+            case((cleared, sa.minutes_attended), else_=null()).label("minutes_attended"),
+            not_(cleared).label("part2_withheld"),
             n.label("n"),
         )
         .join(GroupSession, GroupSession.id == sa.session_id)
@@ -205,17 +221,26 @@ async def _recent_attendance(
     for r in rows:
         found.setdefault(r.client_id, []).append(
             PastAttendance(
-                r.session_id, r.kind, r.starts_at, r.program_name, r.attendance, r.minutes_attended
+                r.session_id,
+                r.kind,
+                r.starts_at,
+                r.program_name,
+                r.attendance,
+                r.minutes_attended,
+                bool(r.part2_withheld),
             )
         )
     return found
 
 
 async def _last_sections(
-    session: AsyncSession, viewer: Viewer, ids: list[uuid.UUID], before: datetime
+    session: AsyncSession, viewer: Viewer, ids: list[uuid.UUID], before: datetime, scope: Part2Scope
 ) -> dict[uuid.UUID, EarlierNote]:
     ms = MemberSection
-    readable = visible(viewer, Part.MEMBER_SECTION, ms.session_id, ms.client_id)
+    allowed = visible(viewer, Part.MEMBER_SECTION, ms.session_id, ms.client_id)
+    cleared = scope.cleared(Category.NOTES, ms.session_id, ms.client_id)
+    attendance_cleared = scope.cleared(Category.ATTENDANCE, ms.session_id, ms.client_id)
+    readable = and_(allowed, cleared)
     n = func.row_number().over(
         partition_by=ms.client_id, order_by=(GroupSession.starts_at.desc(), GroupSession.id.desc())
     )
@@ -224,10 +249,11 @@ async def _last_sections(
             ms.client_id,
             ms.session_id,
             GroupSession.starts_at,
-            Program.name.label("program_name"),
+            case((attendance_cleared, Program.name), else_=null()).label("program_name"),
             # The content never leaves the database when the viewer may not read it.
             case((readable, ms.content), else_=null()).label("content"),
             readable.label("readable"),
+            and_(allowed, not_(cleared)).label("part2_withheld"),
             n.label("n"),
         )
         .join(GroupSession, GroupSession.id == ms.session_id)
@@ -252,6 +278,7 @@ async def _last_sections(
             r.program_name,
             r.content if r.readable else None,
             not r.readable,
+            bool(r.part2_withheld),
         )
         for r in rows
     }
@@ -321,9 +348,11 @@ async def visit_caps(
 
 
 async def _last_group_note(
-    session: AsyncSession, viewer: Viewer, group_session: GroupSession
+    session: AsyncSession, viewer: Viewer, group_session: GroupSession, scope: Part2Scope
 ) -> EarlierNote | None:
-    readable = visible(viewer, Part.GROUP_NOTE, GroupSession.id, None)
+    allowed = visible(viewer, Part.GROUP_NOTE, GroupSession.id, None)
+    cleared = scope.cleared(Category.NOTES, GroupSession.id, None)
+    readable = and_(allowed, cleared)
     row = (
         await session.execute(
             select(
@@ -332,6 +361,7 @@ async def _last_group_note(
                 Program.name,
                 case((readable, SessionRecord.group_note), else_=null()).label("content"),
                 readable.label("readable"),
+                and_(allowed, not_(cleared)).label("part2_withheld"),
             )
             .join(SessionRecord, SessionRecord.session_id == GroupSession.id)
             .join(Program, Program.id == GroupSession.program_id)
@@ -347,5 +377,10 @@ async def _last_group_note(
     if row is None:
         return None
     return EarlierNote(
-        row.id, row.starts_at, row.name, row.content if row.readable else None, not row.readable
+        row.id,
+        row.starts_at,
+        row.name,
+        row.content if row.readable else None,
+        not row.readable,
+        bool(row.part2_withheld),
     )

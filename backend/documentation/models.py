@@ -11,10 +11,11 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, ForeignKeyConstraint, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, ForeignKeyConstraint, Index, String, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from backend.compliance.field_crypto import EncryptedJSON, EncryptedText
 from backend.database import TenantBase, text_enum, utcnow, uuid_pk
 from backend.documentation.signoff import RecordStatus
 from backend.documentation.templates import RiskLevel, Scope
@@ -33,7 +34,10 @@ class SessionRecord(TenantBase):
     # The template in force when the record was opened: later edits by the admin do not change
     # what an open or signed record requires.
     template: Mapped[dict[str, object]] = mapped_column(JSONB)
-    group_note: Mapped[dict[str, object]] = mapped_column(JSONB, default=dict)
+    # Note text, risk assessments and identifiers are encrypted at rest (backend.compliance.field_crypto).
+    group_note: Mapped[dict[str, object]] = mapped_column(
+        EncryptedJSON("session_records.group_note"), default=dict
+    )
     status: Mapped[RecordStatus] = mapped_column(text_enum(RecordStatus, "record_status"))
     finalized_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -56,9 +60,12 @@ class MemberSection(TenantBase):
     session_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     client_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     scope: Mapped[Scope] = mapped_column(text_enum(Scope, "section_scope"))
-    content: Mapped[dict[str, object]] = mapped_column(JSONB, default=dict)
+    # The section, risk assessment included (encrypted at rest).
+    content: Mapped[dict[str, object]] = mapped_column(EncryptedJSON("member_sections.content"), default=dict)
     # Another member's name found in this section at signing: [{"clientId", "start", "end"}].
-    name_flags: Mapped[list[dict[str, object]]] = mapped_column(JSONB, default=list)
+    name_flags: Mapped[list[dict[str, object]]] = mapped_column(
+        EncryptedJSON("member_sections.name_flags"), default=list
+    )
     updated_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff.id"))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -77,7 +84,7 @@ class Observation(TenantBase):
     )
     staff_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("staff.id"))
     client_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
-    text: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(EncryptedText("facilitator_observations.text"))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -107,7 +114,7 @@ class Addendum(TenantBase):
     )
     client_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
     author_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("staff.id"))
-    text: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(EncryptedText("record_addenda.text"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -119,7 +126,7 @@ class SupervisionNote(TenantBase):
         ForeignKey("session_records.session_id", ondelete="CASCADE")
     )
     author_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("staff.id"))
-    text: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(EncryptedText("supervision_notes.text"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

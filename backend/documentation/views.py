@@ -4,6 +4,11 @@ Privacy is applied in the SQL (backend.documentation.access.visible): a member s
 observation or an addendum about a member the viewer may not read never leaves the database;
 the view says it was withheld instead of looking empty. Reading never creates the record: an
 unopened one is shown as an empty draft on the program's template.
+
+A session of a Part 2 program (42 CFR Part 2) is read under backend.compliance.part2_access too:
+a viewer related only from outside the program (treating a member, supervising) sees a member's
+attendance and section only under that member's consent or a break-the-glass grant, and the group
+note under one of an attendee; otherwise each is withheld with the Part 2 marker.
 """
 
 from __future__ import annotations
@@ -12,10 +17,13 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, literal, or_, select
+from sqlalchemy import ColumnElement, and_, literal, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.clients.models import Client
+from backend.compliance.consents import Category
+from backend.compliance.part2_access import Part2Scope, part2_scope
+from backend.database import utcnow
 from backend.documentation.access import IdColumn, Part, Viewer, visible
 from backend.documentation.models import (
     Addendum,
@@ -49,6 +57,9 @@ class MemberView:
     section: MemberSection | None
     #: The viewer may not read this member's section (never "no section yet").
     withheld: bool
+    #: Part 2 content without consent: attendance (and its times), and the section.
+    attendance_part2_withheld: bool = False
+    section_part2_withheld: bool = False
 
 
 @dataclass(frozen=True)
@@ -75,17 +86,25 @@ class RecordView:
     observations: list[Observation] = field(default_factory=list)
     addenda: list[Addendum] = field(default_factory=list)
     supervision_notes: list[SupervisionNote] = field(default_factory=list)
+    #: The group note is Part 2 content no attendee's consent opens to the viewer.
+    group_note_part2_withheld: bool = False
 
 
-async def read_record(session: AsyncSession, viewer: Viewer, session_id: uuid.UUID) -> RecordView | None:
-    """The record as `viewer` may see it; None when the session does not exist or shows them nothing."""
+async def read_record(
+    session: AsyncSession, viewer: Viewer, session_id: uuid.UUID, at: datetime | None = None
+) -> RecordView | None:
+    """The record as `viewer` may see it at `at` (now); None when the session does not exist or shows
+    them nothing."""
+    scope = await part2_scope(session, viewer, at or utcnow())
+    cleared = scope.cleared(Category.NOTES, GroupSession.id, None)
     row = (
         await session.execute(
             select(
                 GroupSession,
                 Program,
                 SessionRecord,
-                visible(viewer, Part.GROUP_NOTE, GroupSession.id, None).label("note_visible"),
+                visible(viewer, Part.GROUP_NOTE, GroupSession.id, None).label("note_allowed"),
+                cleared.label("note_cleared"),
             )
             .outerjoin(Program, Program.id == GroupSession.program_id)
             .outerjoin(SessionRecord, SessionRecord.session_id == GroupSession.id)
@@ -94,9 +113,10 @@ async def read_record(session: AsyncSession, viewer: Viewer, session_id: uuid.UU
     ).one_or_none()
     if row is None:
         return None
-    group_session, program, record, note_visible = row
-    members = await _members(session, viewer, session_id)
-    if not note_visible and not members:
+    group_session, program, record, note_allowed, note_cleared = row
+    note_visible = bool(note_allowed and note_cleared)
+    members = await _members(session, viewer, session_id, scope)
+    if not note_allowed and not members:
         return None
     if record is not None:
         template = template_from_json(record.template)
@@ -114,17 +134,22 @@ async def read_record(session: AsyncSession, viewer: Viewer, session_id: uuid.UU
         group_note_withheld=not note_visible,
         members=members,
         signers=await _signers(session, session_id),
+        group_note_part2_withheld=bool(note_allowed and not note_cleared),
     )
     if record is not None:
-        await _narrative(session, viewer, view, bool(note_visible))
+        await _narrative(session, viewer, view, note_visible, scope)
     return view
 
 
-async def _members(session: AsyncSession, viewer: Viewer, session_id: uuid.UUID) -> list[MemberView]:
+async def _members(
+    session: AsyncSession, viewer: Viewer, session_id: uuid.UUID, scope: Part2Scope
+) -> list[MemberView]:
     """Roster rows the viewer may see the attendance of, each with its section when readable."""
-    section_visible = visible(
-        viewer, Part.MEMBER_SECTION, SessionAttendee.session_id, SessionAttendee.client_id
-    )
+    sa = SessionAttendee
+    section_allowed = visible(viewer, Part.MEMBER_SECTION, sa.session_id, sa.client_id)
+    notes_cleared = scope.cleared(Category.NOTES, sa.session_id, sa.client_id)
+    attendance_cleared = scope.cleared(Category.ATTENDANCE, sa.session_id, sa.client_id)
+    section_visible = and_(section_allowed, notes_cleared)
     rows = await session.execute(
         select(
             SessionAttendee,
@@ -132,6 +157,8 @@ async def _members(session: AsyncSession, viewer: Viewer, session_id: uuid.UUID)
             Client.last_name,
             MemberSection,
             section_visible.label("readable"),
+            and_(section_allowed, not_(notes_cleared)).label("section_part2_withheld"),
+            attendance_cleared.label("attendance_cleared"),
         )
         .join(Client, Client.id == SessionAttendee.client_id)
         .outerjoin(
@@ -149,22 +176,41 @@ async def _members(session: AsyncSession, viewer: Viewer, session_id: uuid.UUID)
         .order_by(Client.last_name, Client.first_name, Client.id)
     )
     return [
-        MemberView(
-            client_id=a.client_id,
-            first_name=first,
-            last_name=last,
-            drop_in=a.enrollment_id is None,
-            attendance=a.attendance.value if a.attendance else None,
-            arrived_at=a.arrived_at,
-            departed_at=a.departed_at,
-            minutes_attended=a.minutes_attended,
-            removed_at=a.removed_at,
-            removal_reason=a.removal_reason,
-            section=section,
-            withheld=not readable,
-        )
-        for a, first, last, section, readable in rows
+        _member_view(a, first, last, section, readable, part2_section, attendance_cleared)
+        for a, first, last, section, readable, part2_section, attendance_cleared in rows
     ]
+
+
+def _member_view(
+    a: SessionAttendee,
+    first: str,
+    last: str,
+    section: MemberSection | None,
+    readable: bool,
+    part2_section: bool,
+    attendance_cleared: bool,
+) -> MemberView:
+    if not attendance_cleared:
+        # Part 2: the member is shown (the viewer relates to them) but not their attendance here.
+        return MemberView(
+            a.client_id, first, last, a.enrollment_id is None, None, None, None, None, None, None,
+            section, not readable, attendance_part2_withheld=True, section_part2_withheld=part2_section,
+        )  # fmt: skip
+    return MemberView(
+        client_id=a.client_id,
+        first_name=first,
+        last_name=last,
+        drop_in=a.enrollment_id is None,
+        attendance=a.attendance.value if a.attendance else None,
+        arrived_at=a.arrived_at,
+        departed_at=a.departed_at,
+        minutes_attended=a.minutes_attended,
+        removed_at=a.removed_at,
+        removal_reason=a.removal_reason,
+        section=section,
+        withheld=not readable,
+        section_part2_withheld=part2_section,
+    )
 
 
 async def _signers(session: AsyncSession, session_id: uuid.UUID) -> list[SignerView]:
@@ -184,12 +230,17 @@ async def _signers(session: AsyncSession, session_id: uuid.UUID) -> list[SignerV
     return [SignerView(f.staff_id, name, f.role.value, signature) for f, name, signature in rows]
 
 
-async def _narrative(session: AsyncSession, viewer: Viewer, view: RecordView, note_visible: bool) -> None:
+async def _narrative(
+    session: AsyncSession, viewer: Viewer, view: RecordView, note_visible: bool, scope: Part2Scope
+) -> None:
     """Observations and addenda: about a member under that member's section rule, else the group note's."""
     session_id = view.group_session.id
 
     def readable(client_id: IdColumn) -> ColumnElement[bool]:
-        about_member = visible(viewer, Part.MEMBER_SECTION, literal(session_id), client_id)
+        about_member = and_(
+            visible(viewer, Part.MEMBER_SECTION, literal(session_id), client_id),
+            scope.cleared(Category.NOTES, literal(session_id), client_id),
+        )
         return or_(
             and_(client_id.is_(None), literal(note_visible)), and_(client_id.is_not(None), about_member)
         )

@@ -2,7 +2,9 @@
 
 Diagnoses are clinical (read by clinical and billing roles, changed by clinicians); coverage is
 administrative (read and changed by the front desk and billing): each field checks its own rule,
-and every read or write of a member's record is audited.
+and every read or write of a member's record is audited. A substance use disorder diagnosis of a
+member a Part 2 program treats is 42 CFR Part 2 content: shown only to staff of that program or
+under the member's consent or a break-the-glass grant, else listed with `part2Withheld` and no code.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from datetime import date
 from typing import Annotated, Any
 
 import strawberry
+from sqlalchemy import select
 from strawberry import relay
 from strawberry.dataloader import DataLoader
 
@@ -42,6 +45,10 @@ from backend.clients.store import (
     set_coverage,
 )
 from backend.clinic.store import clinic_today
+from backend.compliance.part2 import is_part2_diagnosis
+from backend.compliance.part2_access import part2_scope
+from backend.database import utcnow
+from backend.documentation.access import Viewer
 from backend.errors import FieldProblem
 from backend.graphql.access import allow, ensure_allowed
 from backend.graphql.context import Context
@@ -49,6 +56,7 @@ from backend.graphql.errors import InvalidInput, NotFound
 from backend.graphql.relay import Connection, Keyset, keyset_page, parse_id
 from backend.graphql.transactions import Atomic
 from backend.notifications.delivery import queue_notification
+from backend.staff.store import staff_for_user
 
 WELCOME_TEMPLATE = "client.welcome"
 WELCOME_BODY = (
@@ -69,14 +77,23 @@ class EmergencyContact:
 @strawberry.type
 class Diagnosis:
     id: strawberry.ID
-    code: str
+    code: str | None = strawberry.field(description="Null only when part2Withheld")
     primary: bool
     noted_on: date
+    part2_withheld: bool = strawberry.field(
+        description="True: a substance use disorder diagnosis (42 CFR Part 2) that no consent or "
+        "break-the-glass grant of yours covers (reason no_consent); its code is null"
+    )
 
     @classmethod
-    def of(cls, row: ClientDiagnosis) -> Diagnosis:
+    def of(cls, row: ClientDiagnosis, cleared: bool = True) -> Diagnosis:
+        withheld = not cleared and is_part2_diagnosis(row.code)
         return cls(
-            id=strawberry.ID(str(row.id)), code=row.code, primary=row.is_primary, noted_on=row.noted_on
+            id=strawberry.ID(str(row.id)),
+            code=None if withheld else row.code,
+            primary=row.is_primary,
+            noted_on=row.noted_on,
+            part2_withheld=withheld,
         )
 
 
@@ -123,9 +140,9 @@ class ClientNode(relay.Node):
     async def diagnoses(self, info: strawberry.Info[Context, Any]) -> list[Diagnosis]:
         ensure_allowed(info, "diagnosis", "read")
         client_id = uuid.UUID(self.id)
-        rows = await info.context.loader("client_diagnoses", _diagnosis_loader).load(client_id)
+        rows, cleared = await info.context.loader("client_diagnoses", _diagnosis_loader).load(client_id)
         info.context.audit("read", "diagnosis", str(client_id), client_id)
-        return [Diagnosis.of(r) for r in rows]
+        return [Diagnosis.of(r, cleared) for r in rows]
 
     @strawberry.field(description="Insurance coverage placeholders (front desk and billing roles).")
     async def coverages(self, info: strawberry.Info[Context, Any]) -> list[Coverage]:
@@ -166,10 +183,22 @@ def _client_loader(context: Context) -> DataLoader[uuid.UUID, Client | None]:
     return DataLoader(load_fn=load)
 
 
-def _diagnosis_loader(context: Context) -> DataLoader[uuid.UUID, list[ClientDiagnosis]]:
-    async def load(ids: list[uuid.UUID]) -> list[list[ClientDiagnosis]]:
+def _diagnosis_loader(context: Context) -> DataLoader[uuid.UUID, tuple[list[ClientDiagnosis], bool]]:
+    """Each member's current diagnoses, and whether their SUD diagnoses are cleared for the caller
+    under Part 2 (two SQL statements for the batch, the rule of backend.compliance.part2_access)."""
+
+    async def load(ids: list[uuid.UUID]) -> list[tuple[list[ClientDiagnosis], bool]]:
         found = await current_diagnoses(context.session, ids)
-        return [found.get(i, []) for i in ids]
+        principal = context.require_principal()
+        staff = await staff_for_user(context.session, principal.user_id)
+        viewer = Viewer(principal.roles, staff.id if staff else None, principal.client_id)
+        scope = await part2_scope(context.session, viewer, utcnow())
+        cleared = set(
+            await context.session.scalars(
+                select(Client.id).where(Client.id.in_(ids), scope.diagnoses_cleared(Client.id))
+            )
+        )
+        return [(found.get(i, []), i in cleared) for i in ids]
 
     return DataLoader(load_fn=load)
 

@@ -31,6 +31,10 @@ from backend.graphql.session_record_types import AddendumType, RecordStatusEnum
 from backend.scheduling.models import SessionKind
 
 SessionKindEnum = strawberry.enum(SessionKind, name="SessionKind")
+PART2_WITHHELD = (
+    "True: 42 CFR Part 2 content (from an SUD program) that no consent or break-the-glass grant of yours "
+    "covers (reason no_consent); its fields are null"
+)
 RiskLevelEnum = strawberry.enum(RiskLevel, name="RiskLevel")
 
 
@@ -52,6 +56,7 @@ class PastAttendanceType:
     program_name: str | None
     attendance: AttendanceEnum | None = strawberry.field(description="Null: not recorded")  # type: ignore[valid-type]
     minutes_attended: int | None
+    part2_withheld: bool = strawberry.field(description=PART2_WITHHELD)
 
     @classmethod
     def of(cls, a: PastAttendance | OwnAttendance) -> PastAttendanceType:
@@ -62,6 +67,7 @@ class PastAttendanceType:
             program_name=a.program_name,
             attendance=a.attendance,
             minutes_attended=a.minutes_attended,
+            part2_withheld=isinstance(a, PastAttendance) and a.part2_withheld,
         )
 
 
@@ -74,6 +80,7 @@ class EarlierNoteType:
     program_name: str | None
     content: JSON | None
     withheld: bool = strawberry.field(description="True: your relationship to it does not show it")
+    part2_withheld: bool = strawberry.field(description=PART2_WITHHELD)
 
     @classmethod
     def of(cls, n: EarlierNote) -> EarlierNoteType:
@@ -83,6 +90,7 @@ class EarlierNoteType:
             program_name=n.program_name,
             content=_json(n.content),
             withheld=n.withheld,
+            part2_withheld=n.part2_withheld,
         )
 
 
@@ -214,6 +222,7 @@ class NotePart:
 
     content: JSON | None
     withheld: bool
+    part2_withheld: bool = strawberry.field(description=PART2_WITHHELD)
 
 
 @strawberry.type
@@ -223,6 +232,7 @@ class MemberNotePart:
     scope: NoteScopeEnum | None  # type: ignore[valid-type]
     content: JSON | None
     withheld: bool
+    part2_withheld: bool = strawberry.field(description=PART2_WITHHELD)
 
 
 @strawberry.type
@@ -239,6 +249,9 @@ class MemberRecordEntry:
     group_note: NotePart
     section: MemberNotePart
     addenda: list[AddendumType] = strawberry.field(description="Addenda about this member (section rule)")
+    part2_withheld: bool = strawberry.field(
+        description=PART2_WITHHELD.replace("its fields", "programName, attendance, minutes and status")
+    )
 
     @classmethod
     def of(cls, e: HistoryEntry) -> MemberRecordEntry:
@@ -252,13 +265,19 @@ class MemberRecordEntry:
             minutes_attended=e.minutes_attended,
             removed_at=e.removed_at,
             record_status=e.record_status,
-            group_note=NotePart(content=_json(e.group_note), withheld=e.group_note_withheld),
+            group_note=NotePart(
+                content=_json(e.group_note),
+                withheld=e.group_note_withheld,
+                part2_withheld=e.group_note_part2_withheld,
+            ),
             section=MemberNotePart(
-                scope=Scope(e.section_scope) if e.section_scope else None,
+                scope=Scope(e.section_scope) if e.section_scope and not e.section_part2_withheld else None,
                 content=_json(e.section),
                 withheld=e.section_withheld,
+                part2_withheld=e.section_part2_withheld,
             ),
             addenda=[AddendumType.of(a) for a in e.addenda],
+            part2_withheld=e.part2_withheld,
         )
 
 

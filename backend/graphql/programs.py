@@ -55,6 +55,9 @@ class ProgramNode(relay.Node):
     session_minutes: int
     room_id: strawberry.ID | None
     telehealth: bool
+    part2: bool = strawberry.field(
+        description="An SUD treatment program under 42 CFR Part 2: its session records are Part 2 content"
+    )
     timezone: str
     required_credentials: list[str]
     requires_cofacilitator: bool
@@ -78,6 +81,7 @@ class ProgramNode(relay.Node):
             session_minutes=p.session_minutes,
             room_id=strawberry.ID(str(p.room_id)) if p.room_id else None,
             telehealth=p.telehealth,
+            part2=p.part2,
             timezone=p.timezone,
             required_credentials=list(p.required_credentials),
             requires_cofacilitator=p.requires_cofacilitator,
@@ -157,6 +161,7 @@ class CreateProgramInput:
     timezone: str | None = None  # IANA zone; the clinic's when left out
     room_id: strawberry.ID | None = None
     telehealth: bool = False
+    part2: bool = strawberry.field(default=False, description="An SUD treatment program (42 CFR Part 2)")
     required_credentials: list[str] = strawberry.field(default_factory=list)
     requires_cofacilitator: bool = False
     cofacilitator_id: strawberry.ID | None = None
@@ -174,6 +179,14 @@ CreateProgramResult = Annotated[
     CreateProgramSuccess | InvalidInput | NotFound | DoubleBooked | LoadCapExceeded,
     strawberry.union("CreateProgramResult"),
 ]
+
+
+@strawberry.type
+class ProgramPart2Set:
+    program: ProgramNode
+
+
+SetProgramPart2Result = Annotated[ProgramPart2Set | NotFound, strawberry.union("SetProgramPart2Result")]
 
 
 @strawberry.type
@@ -240,7 +253,7 @@ class ProgramMutations:
                 "level_of_care": LevelOfCare(input.level_of_care), "capacity": input.capacity,
                 "therapeutic_minimum": input.therapeutic_minimum, "default_cpt": input.default_cpt,
                 "session_minutes": input.session_minutes, "room_id": room_id, "telehealth": input.telehealth,
-                "timezone": tz_name,
+                "part2": input.part2, "timezone": tz_name,
                 "required_credentials": draft_required(input.required_credentials),
                 "requires_cofacilitator": input.requires_cofacilitator, "lead_facilitator_id": lead,
                 "cofacilitator_id": co, "substitute_id": substitute, "starts_on": input.starts_on,
@@ -257,3 +270,18 @@ class ProgramMutations:
         except LoadCapError as exc:
             return LoadCapExceeded.of(exc)
         return CreateProgramSuccess(program=ProgramNode.of(program), sessions_created=len(created))
+
+    @strawberry.mutation(permission_classes=[allow("program", "manage")], extensions=[Atomic()])
+    async def set_program_part2(
+        self, info: strawberry.Info[Context, Any], program_id: strawberry.ID, part2: bool
+    ) -> SetProgramPart2Result:
+        """Flag (or unflag) the program as SUD treatment under 42 CFR Part 2: every record of its sessions,
+        past and future, is then Part 2 content (withheld from staff outside it without consent)."""
+        program = await info.context.session.get(
+            Program, parse_id(program_id, "programId"), with_for_update=True
+        )
+        if program is None:
+            return NotFound.of("programId")
+        program.part2 = part2
+        info.context.audit("update", "program_part2", str(program.id))
+        return ProgramPart2Set(program=ProgramNode.of(program))

@@ -23,6 +23,10 @@ from backend.graphql.scheduling_types import global_id
 from backend.programs.models import Modality
 
 RecordStatusEnum = strawberry.enum(RecordStatus, name="RecordStatus")
+PART2_WITHHELD = (
+    "True: 42 CFR Part 2 content (an SUD program's session) that no consent or break-the-glass grant of "
+    "yours covers (reason no_consent)"
+)
 
 
 def _staff_id(value: uuid.UUID | None) -> strawberry.ID | None:
@@ -62,6 +66,10 @@ class RecordMember:
     section_withheld: bool = strawberry.field(
         description="True when a section may exist but your relationship to this member does not show it"
     )
+    attendance_part2_withheld: bool = strawberry.field(
+        description=PART2_WITHHELD + ": attendance, times, minutes and removal are null"
+    )
+    section_part2_withheld: bool = strawberry.field(description=PART2_WITHHELD + ": the section")
 
     @classmethod
     def of(cls, m: MemberView) -> RecordMember:
@@ -78,6 +86,8 @@ class RecordMember:
             removal_reason=m.removal_reason,
             section=MemberSectionType.of(m.section) if m.section is not None else None,
             section_withheld=m.withheld,
+            attendance_part2_withheld=m.attendance_part2_withheld,
+            section_part2_withheld=m.section_part2_withheld,
         )
 
 
@@ -175,6 +185,12 @@ class SessionRecordType:
     template: NoteTemplateType
     group_note: JSON | None = strawberry.field(description="Null when withheld (see groupNoteWithheld)")
     group_note_withheld: bool
+    group_note_part2_withheld: bool = strawberry.field(
+        description=PART2_WITHHELD + ": the group note, its observations and supervision notes"
+    )
+    part2: bool = strawberry.field(
+        description="The session belongs to a 42 CFR Part 2 program: its record is Part 2 content"
+    )
     members: list[RecordMember]
     signers: list[RecordSigner]
     observations: list[ObservationType]
@@ -199,6 +215,8 @@ class SessionRecordType:
             template=NoteTemplateType.of(view.template, modality, is_default=False),
             group_note=cast(JSON, dict(view.group_note)) if view.group_note is not None else None,
             group_note_withheld=view.group_note_withheld,
+            group_note_part2_withheld=view.group_note_part2_withheld,
+            part2=bool(view.program and view.program.part2),
             members=[RecordMember.of(m) for m in view.members],
             signers=[RecordSigner.of(s) for s in view.signers],
             observations=[ObservationType.of(o) for o in view.observations],

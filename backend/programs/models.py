@@ -6,7 +6,7 @@ import enum
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy import CheckConstraint, ForeignKey, String, false
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -55,6 +55,8 @@ class Program(TenantBase):
     session_minutes: Mapped[int]
     room_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("rooms.id"))
     telehealth: Mapped[bool] = mapped_column(default=False)
+    # A federally assisted SUD treatment program (42 CFR 2.11): its session records are Part 2.
+    part2: Mapped[bool] = mapped_column(default=False, server_default=false())
     # IANA zone the recurrence is expressed in (a weekly 18:00 group stays at 18:00 across DST).
     timezone: Mapped[str] = mapped_column(String(64))
     required_credentials: Mapped[list[str]] = mapped_column(ARRAY(String(40)), default=list)

@@ -1,4 +1,4 @@
-"""`ensemble tenants ...`: create, list and migrate clinics; write new migration revisions."""
+"""`ensemble tenants ...`: create, list, migrate and delete clinics; write new migration revisions."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from sqlalchemy import select
 from backend.database import get_database
 from backend.tenants.migrations import Tree, autogenerate_revision, migrate_shared, migrate_tenants
 from backend.tenants.models import Tenant
-from backend.tenants.provisioning import create_shared_schema, provision_tenant
+from backend.tenants.provisioning import create_shared_schema, delete_tenant, provision_tenant
 
-tenants_app = typer.Typer(help="Create, list and migrate clinics.", no_args_is_help=True)
+tenants_app = typer.Typer(help="Create, list, migrate and delete clinics.", no_args_is_help=True)
 console = Console()
 
 
@@ -74,6 +74,22 @@ def migrate(
             failures.add_row(failure.slug, failure.error)
         console.print(failures)
         raise typer.Exit(1)
+
+
+@tenants_app.command("delete")
+def delete(
+    slug: Annotated[str, typer.Argument(help="The clinic to delete")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation")] = False,
+) -> None:
+    """Crypto-shred a clinic: destroy its data keys, then drop its schema and registry row."""
+    if not yes:
+        typer.confirm(f"Delete clinic {slug}? Its data becomes unreadable, backups included", abort=True)
+    try:
+        clinic = delete_tenant(get_database().engine, slug)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    console.print(f"Deleted {clinic.slug}: data keys destroyed, schema {clinic.schema_name} dropped")
 
 
 @tenants_app.command("revision")

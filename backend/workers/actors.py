@@ -83,7 +83,10 @@ def deliver_outbox(outbox_id: str) -> None:
 
 def register_actors(broker: Broker) -> None:
     """Declare our actors on `broker` (idempotent) and load the outbox handlers."""
+    from backend.workers.audit_sealing import register_audit_actor
+
     load_handlers()
+    register_audit_actor(broker)
     if DELIVER_ACTOR not in broker.actors:
         declare = dramatiq.actor(
             actor_name=DELIVER_ACTOR, queue_name=OUTBOX_QUEUE, broker=broker, **OUTBOX_ACTOR_OPTIONS

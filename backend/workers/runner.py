@@ -19,6 +19,7 @@ from dramatiq import Broker, Worker
 from backend.database import Database, connect, database_url
 from backend.settings import Settings
 from backend.tenants.registry import TenantRegistry
+from backend.workers.audit_sealing import SealingNudger
 from backend.workers.broker import configure_broker
 from backend.workers.outbox import RESEND_AFTER_SECONDS, drain
 
@@ -77,11 +78,13 @@ def start_worker(
 def _drain_loop(
     running: RunningWorker, registry: TenantRegistry, interval: float, resend_after_seconds: float
 ) -> None:
+    sealing = SealingNudger(running.database.engine, registry, running.broker)
     while not running.stopping.wait(interval):
         try:
             drain(running.database.engine, registry, running.broker, resend_after_seconds)
         except Exception as exc:
             log.warning("outbox drain pass failed (%s)", type(exc).__name__)
+        sealing.tick()  # audit events waiting to be sealed (never raises)
 
 
 def run_worker(

@@ -10,14 +10,15 @@ Prints, side by side in one run (the goal: at least 1,000 claims/s on 2 cores):
 - the pure pipeline (no database), median of `--runs`: decisions and claims built from the
   attendance (`decide_session`, `claimable`, `build_claim`), then `write_837p` in files of
   `--per-file` claims (the writer alone: tests/bench/bench_837.py);
-- the database pipeline, one run each: `produce_claims` for every session, each in its own
-  transaction as the worker runs it, on 1 thread and on 2 threads (one clinic each, seeded alike
-  with bulk inserts; seeding untimed), in rounds each followed by `submit_ready_claims` (to a
-  file-drop clearinghouse in a temporary folder), so that no payer file exceeds `--per-file`
-  claims (a submission sends all of a payer's READY claims as one file, and the writer refuses
-  more than 5,000); the 1-thread clinic submits with pyx12 validation as production does, the
-  other with a no-op validator (the writing alone); then the whole pipeline end to end.
-`--profile` runs the 1-thread `produce_claims` under cProfile and prints where the time goes.
+- the database pipeline, one run each, one clinic per configuration (seeded alike with bulk
+  inserts; seeding untimed): `produce_claims_many` in jobs of 1 session (as before batching) and of
+  `--batch` sessions (the worker takes up to BATCH_SESSIONS waiting closed sessions per job), each
+  job in its own transaction, on 1 thread and on 2 threads; in rounds each followed by
+  `submit_ready_claims` (to a file-drop clearinghouse in a temporary folder), so that no payer file
+  exceeds `--per-file` claims (a submission sends all of a payer's READY claims as one file, and the
+  writer refuses more than 5,000); the first two clinics submit with pyx12 validation as production
+  does, the others with a no-op validator (the writing alone); then the whole pipeline end to end.
+`--profile` runs the batched 1-thread produce (with pyx12) under cProfile and prints where the time goes.
 Creates a throwaway database on DATABASE_URL (default: the embedded server) and drops it after.
 """
 
@@ -56,7 +57,7 @@ from backend.billing import claims as doc
 from backend.billing.claim_builder import build_claim, claim_number, claimable
 from backend.billing.clearinghouse import FileDropClearinghouse
 from backend.billing.decisions import Coverage, Eligibility, MemberFacts, ProgramKind, SessionFacts
-from backend.billing.engine import produce_claims
+from backend.billing.engine import BATCH_SESSIONS, produce_claims, produce_claims_many
 from backend.billing.models import (
     BillingProvider,
     Claim,
@@ -390,6 +391,7 @@ class Run:
     schema: str
     threads: int
     validate: bool
+    batch: int  # closed sessions per job (the worker takes up to BATCH_SESSIONS waiting ones)
     produce: float = 0.0
     submit: float = 0.0
     per_session: list[float] = field(default_factory=list)
@@ -401,16 +403,18 @@ class Run:
 def produce_round(
     run: Run, engine: Engine, sessions: list[uuid.UUID], pool: ThreadPoolExecutor | None
 ) -> None:
-    """`produce_claims` for every session, each in its own transaction as the worker runs it."""
+    """`produce_claims_many` for every job of `run.batch` sessions, each in its own transaction as the
+    worker runs it."""
 
-    def one(session_id: uuid.UUID) -> float:
+    def one(job: list[uuid.UUID]) -> float:
         start = time.perf_counter()
         with tenant_session(engine, run.schema) as session:
-            produce_claims(session, session_id)
-        return time.perf_counter() - start
+            produce_claims_many(session, job)
+        return (time.perf_counter() - start) / len(job)
 
+    jobs = [sessions[i : i + run.batch] for i in range(0, len(sessions), run.batch)]
     start = time.perf_counter()
-    run.per_session += pool.map(one, sessions) if pool else [one(sid) for sid in sessions]
+    run.per_session += pool.map(one, jobs) if pool else [one(job) for job in jobs]
     run.produce += time.perf_counter() - start
 
 
@@ -448,7 +452,8 @@ def main() -> None:
     parser.add_argument("--member-sessions", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--per-file", type=int, default=1_000)
-    parser.add_argument("--profile", action="store_true", help="profile the 1-thread produce_claims run")
+    parser.add_argument("--batch", type=int, default=BATCH_SESSIONS, help="closed sessions per job")
+    parser.add_argument("--profile", action="store_true", help="profile the batched 1-thread produce run")
     args = parser.parse_args()
     plan = make_plan(args.member_sessions)
     sessions = len(plan.sessions)
@@ -484,7 +489,15 @@ def main() -> None:
     db = connect(server.set(database=name).render_as_string(hide_password=False), pool_size=2)
     try:
         create_shared_schema(db.engine)
-        schemas = [provision_tenant(db.engine, f"bench-billing-{n}", "Bench").schema_name for n in (1, 2)]
+        runs = [
+            Run("", 1, validate=True, batch=1),  # one session per job, pyx12 (as before batching)
+            Run("", 1, validate=True, batch=args.batch),  # production: batched jobs, pyx12
+            Run("", 1, validate=False, batch=args.batch),
+            Run("", 2, validate=False, batch=args.batch),
+        ]
+        for n, run in enumerate(runs):
+            run.schema = provision_tenant(db.engine, f"bench-billing-{n}", "Bench").schema_name
+        schemas = [run.schema for run in runs]
         start = time.perf_counter()
         for schema in schemas:
             with tenant_session(db.engine, schema) as session:
@@ -496,38 +509,37 @@ def main() -> None:
             warm_up(db.engine, schema, plan.sessions[0])
         pyx12_errors(write_files(pairs[:10], 10)[0])  # pyx12 imported and its maps read once
         chunks = rounds(plan, args.per_file)
-        runs = [Run(schemas[0], 1, validate=True), Run(schemas[1], 2, validate=False)]
         profile = cProfile.Profile() if args.profile else None
         with tempfile.TemporaryDirectory() as folder, ThreadPoolExecutor(2) as pool:
             for chunk in chunks:
                 for run in runs:
-                    if profile and run.threads == 1:
+                    profiled = profile is not None and run is runs[1]
+                    if profiled:
                         profile.enable()
                     produce_round(run, db.engine, chunk, pool if run.threads == 2 else None)
-                    if profile:
+                    if profiled:
                         profile.disable()
                     submit_round(run, db.engine, Path(folder))
-        single, double = runs
-        print(f"2. database ({seeded:.1f} s to seed 2 clinics, untimed), one run each: {len(chunks)} rounds")
+        print(
+            f"2. database ({seeded:.1f} s to seed {len(runs)} clinics, untimed), one run each:"
+            f" {len(chunks)} rounds"
+        )
         print(
             f"   of produce_claims then submit_ready_claims (at most {args.per_file} claims per payer file)"
         )
-        ms = [f"   {statistics.median(r.per_session) * 1000:.1f} ms/session median" for r in runs]
-        line("produce_claims, 1 thread" + (" (profiled)" if profile else ""), claims, single.produce, ms[0])
-        line("produce_claims, 2 threads", claims, double.produce, ms[1])
-        line(
-            f"submit, pyx12 ({single.files} files)",
-            single.claims,
-            single.submit,
-            f"   largest {single.largest}",
-        )
-        line(f"submit, no pyx12 ({double.files} files)", double.claims, double.submit)
+        for run in runs:
+            label = f"produce, {run.threads} thread{'s' if run.threads > 1 else ''}, {run.batch}/job"
+            ms = f"   {statistics.median(run.per_session) * 1000:.1f} ms/session median"
+            line(label, claims, run.produce, ms)
+        for run in runs:
+            pyx12 = "pyx12" if run.validate else "no pyx12"
+            line(f"submit, {pyx12} ({run.files} files)", run.claims, run.submit, f"   largest {run.largest}")
         print("  end to end (produce + submit)")
-        line("  1 thread, pyx12 (production)", single.claims, single.produce + single.submit)
-        line("  2 threads, pyx12", single.claims, double.produce + single.submit)
-        line("  2 threads, no pyx12", double.claims, double.produce + double.submit)
+        for run in runs:
+            pyx12 = "pyx12" if run.validate else "no pyx12"
+            line(f"  {run.threads} thread(s), {run.batch}/job, {pyx12}", run.claims, run.produce + run.submit)
         produced = [count_claims(db.engine, schema, ClaimStatus.SUBMITTED) for schema in schemas]
-        if produced != [claims, claims]:
+        if produced != [claims] * len(runs):
             print(f"  MISMATCH: {claims} claims expected, {produced} submitted")
         if profile:
             out = io.StringIO()

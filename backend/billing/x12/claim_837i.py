@@ -60,6 +60,8 @@ def _claim(claim: Claim, billing: BillingProvider) -> list[str]:
         segments.append(segment("REF", "G1", claim.prior_auth))
     if claim.frequency in ("7", "8") and claim.original_claim_ref:
         segments.append(segment("REF", "F8", claim.original_claim_ref))
+    if claim.notice:
+        segments.append(segment("NTE", "ADD", claim.notice))
     codes = [diagnosis_code(code) for code in claim.diagnoses]
     segments.append(segment("HI", composite("ABK", codes[0])))
     segments += _repeated_hi("ABF", codes[1:])
