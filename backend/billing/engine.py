@@ -28,7 +28,7 @@ from backend.billing.iop import week_of
 from backend.billing.iop_claims import IOP_WEEK
 from backend.billing.models import BillingDecision, Claim, ClaimFormat, ClaimStatus
 from backend.billing.part2_payment import with_part2
-from backend.billing.session_facts import SessionBilling, load_many, with_batch_effects
+from backend.billing.session_facts import SessionBilling, among, load_many, with_batch_effects
 from backend.billing.submission import clearinghouse_for, process_responses, submit_ready_claims
 from backend.clients.models import Authorization
 from backend.database import TenantBase, utcnow
@@ -91,11 +91,11 @@ def produce_claims_many(session: Session, session_ids: Sequence[uuid.UUID]) -> l
     ids = [b.group_session.id for b in batch]
     events = {
         (e.session_id, e.client_id): e
-        for e in session.scalars(select(BillableEvent).where(BillableEvent.session_id.in_(ids)))
+        for e in session.scalars(select(BillableEvent).where(among(BillableEvent.session_id, ids)))
     }
     billed_before = set(
         session.scalars(
-            select(Claim.billable_event_id).where(Claim.session_id.in_(ids), Claim.frequency == "1")
+            select(Claim.billable_event_id).where(among(Claim.session_id, ids), Claim.frequency == "1")
         )
     )
     uses: Counter[uuid.UUID] = Counter()
@@ -161,7 +161,7 @@ def produce_claims_many(session: Session, session_ids: Sequence[uuid.UUID]) -> l
     if consumed:
         session.execute(
             update(BillableEvent)
-            .where(BillableEvent.session_id.in_(consumed), BillableEvent.consumed_at.is_(None))
+            .where(among(BillableEvent.session_id, consumed), BillableEvent.consumed_at.is_(None))
             .values(consumed_at=now)
         )
     return decided
