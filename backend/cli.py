@@ -69,11 +69,16 @@ def serve(
 
 
 @app.command()
-def worker(threads: int = typer.Option(4, help="Worker threads")) -> None:
-    """Run a Dramatiq worker and the outbox drainer until interrupted."""
+def worker(
+    threads: int = typer.Option(4, help="Worker threads per process"),
+    processes: int = typer.Option(
+        1, min=1, help="Worker processes: the claim engine is CPU-bound, so use one per core"
+    ),
+) -> None:
+    """Run Dramatiq worker process(es) and the outbox drainer until interrupted."""
     from backend.workers.runner import run_worker
 
-    run_worker(get_settings(), threads=threads)
+    run_worker(get_settings(), processes=processes, threads=threads)
 
 
 @app.command()

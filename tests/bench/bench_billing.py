@@ -28,6 +28,7 @@ import argparse
 import cProfile
 import io
 import math
+import multiprocessing
 import pstats
 import random
 import statistics
@@ -36,7 +37,7 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -392,6 +393,7 @@ class Run:
     threads: int
     validate: bool
     batch: int  # closed sessions per job (the worker takes up to BATCH_SESSIONS waiting ones)
+    processes: int = 0  # >0: jobs run in that many processes (worker processes), not threads
     produce: float = 0.0
     submit: float = 0.0
     per_session: list[float] = field(default_factory=list)
@@ -400,21 +402,37 @@ class Run:
     largest: int = 0
 
 
+_process_engine: Engine | None = None
+
+
+def _start_process(url: str) -> None:
+    global _process_engine
+    _process_engine = connect(url, pool_size=1).engine
+
+
+def produce_job(schema: str, job: list[uuid.UUID], engine: Engine | None = None) -> float:
+    """One worker job: `produce_claims_many` in its own transaction; seconds per session."""
+    start = time.perf_counter()
+    bind = engine or _process_engine
+    assert bind is not None
+    with tenant_session(bind, schema) as session:
+        produce_claims_many(session, job)
+    return (time.perf_counter() - start) / len(job)
+
+
 def produce_round(
-    run: Run, engine: Engine, sessions: list[uuid.UUID], pool: ThreadPoolExecutor | None
+    run: Run, engine: Engine, sessions: list[uuid.UUID], pool: ThreadPoolExecutor | ProcessPoolExecutor | None
 ) -> None:
     """`produce_claims_many` for every job of `run.batch` sessions, each in its own transaction as the
-    worker runs it."""
-
-    def one(job: list[uuid.UUID]) -> float:
-        start = time.perf_counter()
-        with tenant_session(engine, run.schema) as session:
-            produce_claims_many(session, job)
-        return (time.perf_counter() - start) / len(job)
-
+    worker runs it (in the pool's threads or processes when given)."""
     jobs = [sessions[i : i + run.batch] for i in range(0, len(sessions), run.batch)]
     start = time.perf_counter()
-    run.per_session += pool.map(one, jobs) if pool else [one(job) for job in jobs]
+    if isinstance(pool, ProcessPoolExecutor):
+        run.per_session += pool.map(produce_job, [run.schema] * len(jobs), jobs)
+    elif pool is not None:
+        run.per_session += pool.map(lambda job: produce_job(run.schema, job, engine), jobs)
+    else:
+        run.per_session += [produce_job(run.schema, job, engine) for job in jobs]
     run.produce += time.perf_counter() - start
 
 
@@ -494,6 +512,7 @@ def main() -> None:
             Run("", 1, validate=True, batch=args.batch),  # production: batched jobs, pyx12
             Run("", 1, validate=False, batch=args.batch),
             Run("", 2, validate=False, batch=args.batch),
+            Run("", 2, validate=False, batch=args.batch, processes=2),
         ]
         for n, run in enumerate(runs):
             run.schema = provision_tenant(db.engine, f"bench-billing-{n}", "Bench").schema_name
@@ -510,13 +529,18 @@ def main() -> None:
         pyx12_errors(write_files(pairs[:10], 10)[0])  # pyx12 imported and its maps read once
         chunks = rounds(plan, args.per_file)
         profile = cProfile.Profile() if args.profile else None
-        with tempfile.TemporaryDirectory() as folder, ThreadPoolExecutor(2) as pool:
+        processes = ProcessPoolExecutor(
+            2, mp_context=multiprocessing.get_context("spawn"), initializer=_start_process, initargs=(db.url,)
+        )
+        list(processes.map(time.sleep, [0.5, 0.5]))  # both processes started and imported
+        with tempfile.TemporaryDirectory() as folder, ThreadPoolExecutor(2) as threads, processes:
             for chunk in chunks:
                 for run in runs:
                     profiled = profile is not None and run is runs[1]
                     if profiled:
                         profile.enable()
-                    produce_round(run, db.engine, chunk, pool if run.threads == 2 else None)
+                    pool = processes if run.processes else threads if run.threads == 2 else None
+                    produce_round(run, db.engine, chunk, pool)
                     if profiled:
                         profile.disable()
                     submit_round(run, db.engine, Path(folder))
@@ -528,7 +552,7 @@ def main() -> None:
             f"   of produce_claims then submit_ready_claims (at most {args.per_file} claims per payer file)"
         )
         for run in runs:
-            label = f"produce, {run.threads} thread{'s' if run.threads > 1 else ''}, {run.batch}/job"
+            label = f"produce, {run.threads} {'processes' if run.processes else 'thread(s)'}, {run.batch}/job"
             ms = f"   {statistics.median(run.per_session) * 1000:.1f} ms/session median"
             line(label, claims, run.produce, ms)
         for run in runs:
@@ -537,7 +561,8 @@ def main() -> None:
         print("  end to end (produce + submit)")
         for run in runs:
             pyx12 = "pyx12" if run.validate else "no pyx12"
-            line(f"  {run.threads} thread(s), {run.batch}/job, {pyx12}", run.claims, run.produce + run.submit)
+            unit = "processes" if run.processes else "thread(s)"
+            line(f"  {run.threads} {unit}, {run.batch}/job, {pyx12}", run.claims, run.produce + run.submit)
         produced = [count_claims(db.engine, schema, ClaimStatus.SUBMITTED) for schema in schemas]
         if produced != [claims] * len(runs):
             print(f"  MISMATCH: {claims} claims expected, {produced} submitted")
