@@ -8,12 +8,15 @@ from collections.abc import Callable
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
+    ParserCache,
     QueryDepthLimiter,
     SchemaExtension,
+    ValidationCache,
 )
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
@@ -120,13 +123,26 @@ class EnsembleSchema(strawberry.Schema):
             log.error("graphql error %s at %s", kind, ".".join(str(p) for p in error.path or ()))
 
 
+#: Distinct operation texts whose parse and validation are kept (the clients' operations are a few
+#: dozen; bounded so unknown texts cannot grow memory).
+OPERATION_CACHE_SIZE = 512
+
+
 def build_schema(production: bool, max_depth: int = MAX_DEPTH) -> strawberry.Schema:
+    # The limits' validation rules are built once: validation results are cached per (document,
+    # rules), and limiters built per request would make new rule classes and miss every time
+    # (validating a documentation view's operation was a quarter of its time).
+    limits = [
+        *QueryDepthLimiter(max_depth=max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
+    ]
     # Factories, not instances: each request gets fresh extension state.
     extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
         RequestTransaction,
-        lambda: QueryDepthLimiter(max_depth=max_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        lambda: ParserCache(maxsize=OPERATION_CACHE_SIZE),
+        lambda: AddValidationRules(limits),
+        lambda: ValidationCache(maxsize=OPERATION_CACHE_SIZE),
         # Masked in every environment: an unexpected exception's text may quote PHI.
         lambda: MaskErrors(should_mask_error=_mask, error_message="Internal error; nothing stored."),
     ]
