@@ -41,19 +41,27 @@ from tests.test_group_lifecycle import contract
 from tests.waitlist.factories import make_program
 
 FILE = "part2.graphql"
+#: The reads that show Part 2 content live with their workflow's operations.
+READS = {
+    "MemberRecord": "documentation_reads.graphql",
+    "PreSessionBrief": "documentation_reads.graphql",
+    "SessionRecord": "session_record.graphql",
+    "GetClientClinical": "clients.graphql",
+}
 SUD_NOTE = "Relapse prevention: urge surfing and high-risk situations."
 SUD_SECTION = "Marta named her drinking triggers and a refusal script."
 DBT_SECTION = "Marta practised paced breathing."
 
 
 class Caller:
-    """One signed-in user running part2.graphql operations (responses returned whole)."""
+    """One signed-in user running contract operations (responses returned whole)."""
 
     def __init__(self, graphql: GraphQLClient, account: Account) -> None:
         self.graphql, self.account = graphql, account
 
     def run(self, operation: str, **variables: Any) -> Any:
-        body = {"query": contract(operation, FILE), "operationName": operation, "variables": variables}
+        document = contract(operation, READS.get(operation, FILE))
+        body = {"query": document, "operationName": operation, "variables": variables}
         headers = {"Authorization": f"Bearer {self.account.token}"}
         return self.graphql.http.post("/graphql", json=body, headers=headers).json()
 
@@ -81,27 +89,27 @@ class Scenario:
 
     def marta_record(self) -> dict[str, Any]:
         """Theo's view of Marta's record, by session: the SUD and the DBT entries."""
-        edges = self.theo.data("Part2MemberRecord", clientId=str(self.marta))["memberRecord"]["edges"]
+        edges = self.theo.data("MemberRecord", clientId=str(self.marta))["memberRecord"]["edges"]
         return {
             ("sud" if e["node"]["sessionId"] == str(self.sud_session) else "dbt"): e["node"] for e in edges
         }
 
     def marta_diagnoses(self) -> dict[str, dict[str, Any]]:
-        node = self.theo.data("Part2Diagnoses", id=relay.to_base64("Client", str(self.marta)))["node"]
+        node = self.theo.data("GetClientClinical", id=relay.to_base64("Client", str(self.marta)))["node"]
         return {
             "sud" if d["part2Withheld"] or d["code"].startswith("F10") else d["code"]: d
             for d in node["diagnoses"]
         }
 
     def marta_brief(self) -> dict[str, Any]:
-        brief = self.theo.data("Part2PreSessionBrief", sessionId=str(self.next_dbt))["preSessionBrief"]
+        brief = self.theo.data("PreSessionBrief", sessionId=str(self.next_dbt))["preSessionBrief"]
         member: dict[str, Any] = brief["members"][0]
         return member
 
     def sud_record(self, caller: Caller | None = None) -> dict[str, Any]:
-        record: dict[str, Any] = (caller or self.theo).data(
-            "Part2SessionRecord", sessionId=str(self.sud_session)
-        )["sessionRecord"]
+        record: dict[str, Any] = (caller or self.theo).data("SessionRecord", sessionId=str(self.sud_session))[
+            "sessionRecord"
+        ]
         return record
 
     def consent_to_dbt(self, **changes: Any) -> Any:
