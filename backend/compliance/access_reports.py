@@ -175,27 +175,26 @@ CSV_COLUMNS = (
 )
 
 
-def report_csv(entries: Iterable[AccessEntry]) -> str:
-    return csv_text(
-        CSV_COLUMNS,
-        (
-            (
-                e.position,
-                e.occurred_at,
-                e.user_id,
-                " ".join(e.roles),
-                e.action,
-                e.resource_type,
-                e.resource_id,
-                e.member_id,
-                e.client_address,
-                e.operation,
-                e.outside_care,
-                e.readable,
-            )
-            for e in entries
-        ),
+def csv_row(e: AccessEntry) -> tuple[object, ...]:
+    """One entry as a row under CSV_COLUMNS."""
+    return (
+        e.position,
+        e.occurred_at,
+        e.user_id,
+        " ".join(e.roles),
+        e.action,
+        e.resource_type,
+        e.resource_id,
+        e.member_id,
+        e.client_address,
+        e.operation,
+        e.outside_care,
+        e.readable,
     )
+
+
+def report_csv(entries: Iterable[AccessEntry]) -> str:
+    return csv_text(CSV_COLUMNS, (csv_row(e) for e in entries))
 
 
 def read_report(

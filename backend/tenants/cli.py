@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -10,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlalchemy import select
 
+from backend.compliance.audit_archive import archive_audit_log, has_audit_log
 from backend.database import get_database
 from backend.tenants.migrations import Tree, autogenerate_revision, migrate_shared, migrate_tenants
 from backend.tenants.models import Tenant
@@ -80,16 +82,44 @@ def migrate(
 def delete(
     slug: Annotated[str, typer.Argument(help="The clinic to delete")],
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation")] = False,
+    audit_archive: Annotated[
+        Path | None,
+        typer.Option(
+            "--audit-archive",
+            help="Write the clinic's audit log, verified and opened, to this new file first "
+            "(required when the clinic has one: keep it six years)",
+        ),
+    ] = None,
 ) -> None:
     """Crypto-shred a clinic: destroy its data keys, then drop its schema and registry row."""
+    engine = get_database().engine
+    with engine.connect() as connection:
+        clinic = connection.execute(select(Tenant.id, Tenant.schema_name).where(Tenant.slug == slug)).first()
+    if clinic is None:
+        console.print("[red]no clinic with this slug[/red]")
+        raise typer.Exit(2)
+    if audit_archive is None and has_audit_log(engine, clinic.schema_name):
+        console.print(
+            "[red]the clinic's audit log must be kept six years (HIPAA) and will not open once its keys "
+            "are destroyed: pass --audit-archive FILE[/red]"
+        )
+        raise typer.Exit(2)
     if not yes:
         typer.confirm(f"Delete clinic {slug}? Its data becomes unreadable, backups included", abort=True)
+    if audit_archive is not None:
+        try:
+            archive = archive_audit_log(engine, clinic.schema_name, clinic.id, audit_archive)
+        except FileExistsError:
+            console.print(f"[red]{audit_archive} exists: the archive is never written over[/red]")
+            raise typer.Exit(2) from None
+        state = "verified" if archive.verification.ok else f"NOT verified ({archive.verification.problem})"
+        console.print(f"Audit log archived: {archive.entries} entries, chain {state}, in {audit_archive}")
     try:
-        clinic = delete_tenant(get_database().engine, slug)
+        deleted = delete_tenant(engine, slug)
     except ValueError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
-    console.print(f"Deleted {clinic.slug}: data keys destroyed, schema {clinic.schema_name} dropped")
+    console.print(f"Deleted {deleted.slug}: data keys destroyed, schema {deleted.schema_name} dropped")
 
 
 @tenants_app.command("revision")
