@@ -18,7 +18,7 @@ def _mount_tenants() -> None:
 
 
 def _mount_keys() -> None:
-    from backend.compliance.keys_cli import keys_app
+    from backend.compliance.encryption.cli import keys_app
 
     app.add_typer(keys_app, name="keys", help="Master key and clinic data key rotation")
 
@@ -28,7 +28,7 @@ _mount_keys()
 
 
 def _mount_audit() -> None:
-    from backend.compliance.audit_cli import audit_app
+    from backend.compliance.audit.cli import audit_app
 
     app.add_typer(audit_app, name="audit", help="Seal pending audit events; verify a clinic's chain")
 

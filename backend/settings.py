@@ -32,7 +32,8 @@ class Settings:
     db_pool_size: int = 5
     outbox_drain_seconds: float = 2.0
     # Master keys wrapping each clinic's data keys: "id:<base64 32 bytes>,..." (first is current).
-    # None outside production: a development key kept in the data folder (backend.compliance.key_provider).
+    # None outside production: a development key kept in the data folder
+    # (backend.compliance.encryption.key_provider).
     master_keys: str | None = field(default=None, repr=False)
 
     @property

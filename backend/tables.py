@@ -5,7 +5,11 @@ from __future__ import annotations
 from backend.billing import models as billing_models
 from backend.clients import models as clients_models
 from backend.clinic import models as clinic_models
-from backend.compliance import audit, disclosure_models, key_models, part2_models, sealed_models
+from backend.compliance.audit import events as audit
+from backend.compliance.audit import sealed_models
+from backend.compliance.disclosures import models as disclosure_models
+from backend.compliance.encryption import key_models
+from backend.compliance.part2 import models as part2_models
 from backend.database import SharedBase, TenantBase
 from backend.documentation import models as documentation_models
 from backend.enrollment import models as enrollment_models

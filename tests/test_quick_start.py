@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx2 as httpx
 from sqlalchemy import select
 
-from backend.compliance.key_provider import key_spec_for_tests
+from backend.compliance.encryption.key_provider import key_spec_for_tests
 from backend.database import Database
 from backend.demo import DEMO_PASSWORD
 from backend.notifications.models import Notification

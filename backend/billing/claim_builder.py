@@ -9,7 +9,7 @@ from decimal import Decimal
 from backend.billing.claims import Address, ProfessionalClaim, RenderingProvider, ServiceLine, Subscriber
 from backend.billing.decisions import Decision, Reason
 from backend.billing.session_facts import SessionBilling
-from backend.compliance.disclosures import SHORT_NOTICE
+from backend.compliance.disclosures.rules import SHORT_NOTICE
 from backend.staff.models import StaffMember
 
 

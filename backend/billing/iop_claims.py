@@ -25,7 +25,7 @@ from backend.billing.models import BillingDecision, Claim, ClaimFormat, ClaimSta
 from backend.billing.part2_payment import with_part2
 from backend.billing.payer_rules import LevelOfCare
 from backend.billing.session_facts import SessionBilling, load
-from backend.compliance.disclosures import SHORT_NOTICE
+from backend.compliance.disclosures.rules import SHORT_NOTICE
 from backend.database import utcnow
 from backend.documentation.models import BillableEvent
 from backend.enrollment.models import Enrollment

@@ -17,7 +17,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, Uniq
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.compliance.field_crypto import EncryptedJSON
+from backend.compliance.encryption.field_crypto import EncryptedJSON
 from backend.database import TenantBase, text_enum, utcnow, uuid_pk
 
 Money = Numeric(12, 2)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from backend.compliance.consents import (
+from backend.compliance.part2.consents import (
     Category,
     ConsentTerms,
     Purpose,
@@ -25,7 +25,7 @@ from backend.compliance.consents import (
     RecipientKind,
     covering_consent,
 )
-from backend.compliance.part2 import is_part2_diagnosis
+from backend.compliance.part2.segmentation import is_part2_diagnosis
 
 
 @dataclass(frozen=True)

@@ -35,9 +35,9 @@ from backend.billing.payer_rules import LevelOfCare, PayerRules, RuleVersion, ru
 from backend.clients.models import Authorization, Client, ClientCoverage, ClientDiagnosis
 from backend.clients.rules import CoveragePriority
 from backend.clinic.models import ClinicSettings
-from backend.compliance.consent_store import load_consents_sync
-from backend.compliance.consents import ConsentTerms
-from backend.compliance.part2_access import member_part2_programs_sync
+from backend.compliance.part2.access import member_part2_programs_sync
+from backend.compliance.part2.consent_store import load_consents_sync
+from backend.compliance.part2.consents import ConsentTerms
 from backend.database import utcnow
 from backend.documentation.models import SessionRecord
 from backend.documentation.presence import session_span

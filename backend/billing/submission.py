@@ -52,10 +52,10 @@ from backend.billing.x12.checks import ClaimRejected
 from backend.billing.x12.claim_837i import write_837i
 from backend.billing.x12.claim_837p import write_837p
 from backend.billing.x12.validation import pyx12_errors
-from backend.compliance.consent_store import load_consents_sync
-from backend.compliance.consents import ConsentTerms, Purpose
-from backend.compliance.disclosure_store import record_disclosures_sync
-from backend.compliance.disclosures import Channel, DisclosedTo, NewDisclosure, Notice
+from backend.compliance.disclosures.rules import Channel, DisclosedTo, NewDisclosure, Notice
+from backend.compliance.disclosures.store import record_disclosures_sync
+from backend.compliance.part2.consent_store import load_consents_sync
+from backend.compliance.part2.consents import ConsentTerms, Purpose
 from backend.database import utcnow
 from backend.settings import get_settings
 

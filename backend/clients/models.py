@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.clients.rules import CoveragePriority
-from backend.compliance.field_crypto import EncryptedText
+from backend.compliance.encryption.field_crypto import EncryptedText
 from backend.database import TenantBase, text_enum, utcnow, uuid_pk
 
 

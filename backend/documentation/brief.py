@@ -15,7 +15,7 @@ for "the last N per member"), so the number of statements does not grow with the
 | last group note      | the program's previous final record (Part.GROUP_NOTE, else withheld)        |
 
 Who may ask for the brief at all is checked by the caller (a relationship to the session).
-Part 2 (backend.compliance.part2_access): attendance, a section or a group note from a Part 2
+Part 2 (backend.compliance.part2.access): attendance, a section or a group note from a Part 2
 program's session is shown only under a Part 2 relation to the member (or, for a group note, to an
 attendee); otherwise it is listed with the Part 2 marker (`part2_withheld`) and no content.
 """
@@ -35,8 +35,8 @@ from backend.clients.authorization_rules import calendar_year, expiring_soon, re
 from backend.clients.models import Authorization, Client, ClientCoverage
 from backend.clients.rules import CoveragePriority
 from backend.clinic.store import clinic_settings
-from backend.compliance.consents import Category
-from backend.compliance.part2_access import Part2Scope, part2_scope
+from backend.compliance.part2.access import Part2Scope, part2_scope
+from backend.compliance.part2.consents import Category
 from backend.database import utcnow
 from backend.documentation.access import Part, Viewer, visible
 from backend.documentation.models import BillableEvent, MemberSection, RiskFlag, SessionRecord

@@ -7,7 +7,7 @@ listed; a group note or section the viewer may not read never leaves the databas
 says it was withheld (never an empty note that looks unwritten). A client on mobile reads their own
 attendance only (`own_attendance`), never any note text.
 
-42 CFR Part 2 (backend.compliance.part2_access): an entry from a Part 2 program's session is listed
+42 CFR Part 2 (backend.compliance.part2.access): an entry from a Part 2 program's session is listed
 with its date, but its program, attendance and notes leave the database only under a Part 2
 relation to this member (working in that program, their consent, a break-the-glass grant); else
 they are withheld with the Part 2 marker (`*_part2_withheld`).
@@ -24,8 +24,8 @@ from sqlalchemy import ColumnElement, Select, and_, case, not_, null, select, tu
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute
 
-from backend.compliance.consents import Category
-from backend.compliance.part2_access import Part2Scope, part2_scope
+from backend.compliance.part2.access import Part2Scope, part2_scope
+from backend.compliance.part2.consents import Category
 from backend.documentation.access import Part, Viewer, visible
 from backend.documentation.models import Addendum, MemberSection, SessionRecord
 from backend.documentation.signoff import RecordStatus

@@ -15,7 +15,7 @@ from sqlalchemy import ForeignKey, ForeignKeyConstraint, Index, String, UniqueCo
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.compliance.field_crypto import EncryptedJSON, EncryptedText
+from backend.compliance.encryption.field_crypto import EncryptedJSON, EncryptedText
 from backend.database import TenantBase, text_enum, utcnow, uuid_pk
 from backend.documentation.signoff import RecordStatus
 from backend.documentation.templates import RiskLevel, Scope
@@ -34,7 +34,8 @@ class SessionRecord(TenantBase):
     # The template in force when the record was opened: later edits by the admin do not change
     # what an open or signed record requires.
     template: Mapped[dict[str, object]] = mapped_column(JSONB)
-    # Note text, risk assessments and identifiers are encrypted at rest (backend.compliance.field_crypto).
+    # Note text, risk assessments and identifiers are encrypted at rest
+    # (backend.compliance.encryption.field_crypto).
     group_note: Mapped[dict[str, object]] = mapped_column(
         EncryptedJSON("session_records.group_note"), default=dict
     )

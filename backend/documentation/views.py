@@ -5,7 +5,7 @@ observation or an addendum about a member the viewer may not read never leaves t
 the view says it was withheld instead of looking empty. Reading never creates the record: an
 unopened one is shown as an empty draft on the program's template.
 
-A session of a Part 2 program (42 CFR Part 2) is read under backend.compliance.part2_access too:
+A session of a Part 2 program (42 CFR Part 2) is read under backend.compliance.part2.access too:
 a viewer related only from outside the program (treating a member, supervising) sees a member's
 attendance and section only under that member's consent or a break-the-glass grant, and the group
 note under one of an attendee; otherwise each is withheld with the Part 2 marker.
@@ -21,8 +21,8 @@ from sqlalchemy import ColumnElement, and_, literal, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.clients.models import Client
-from backend.compliance.consents import Category
-from backend.compliance.part2_access import Part2Scope, part2_scope
+from backend.compliance.part2.access import Part2Scope, part2_scope
+from backend.compliance.part2.consents import Category
 from backend.database import utcnow
 from backend.documentation.access import IdColumn, Part, Viewer, visible
 from backend.documentation.models import (

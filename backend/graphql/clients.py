@@ -45,8 +45,8 @@ from backend.clients.store import (
     set_coverage,
 )
 from backend.clinic.store import clinic_today
-from backend.compliance.part2 import is_part2_diagnosis
-from backend.compliance.part2_access import part2_scope
+from backend.compliance.part2.access import part2_scope
+from backend.compliance.part2.segmentation import is_part2_diagnosis
 from backend.database import utcnow
 from backend.documentation.access import Viewer
 from backend.errors import FieldProblem
@@ -185,7 +185,7 @@ def _client_loader(context: Context) -> DataLoader[uuid.UUID, Client | None]:
 
 def _diagnosis_loader(context: Context) -> DataLoader[uuid.UUID, tuple[list[ClientDiagnosis], bool]]:
     """Each member's current diagnoses, and whether their SUD diagnoses are cleared for the caller
-    under Part 2 (two SQL statements for the batch, the rule of backend.compliance.part2_access)."""
+    under Part 2 (two SQL statements for the batch, the rule of backend.compliance.part2.access)."""
 
     async def load(ids: list[uuid.UUID]) -> list[tuple[list[ClientDiagnosis], bool]]:
         found = await current_diagnoses(context.session, ids)

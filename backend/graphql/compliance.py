@@ -15,7 +15,7 @@ from typing import Any
 
 import strawberry
 
-from backend.compliance.access_reports import (
+from backend.compliance.audit.access_reports import (
     EXPORT_LIMIT,
     AccessEntry,
     ReportFilter,
@@ -25,9 +25,9 @@ from backend.compliance.access_reports import (
     report_csv,
     user_names,
 )
-from backend.compliance.chain_verification import ProblemKind
-from backend.compliance.keys import KeysDestroyed
-from backend.compliance.sealing import pending_count, verify_clinic
+from backend.compliance.audit.sealing import pending_count, verify_clinic
+from backend.compliance.audit.verification import ProblemKind
+from backend.compliance.encryption.keys import KeysDestroyed
 from backend.graphql.access import allow
 from backend.graphql.context import Context
 from backend.graphql.errors import BadRequest

@@ -12,7 +12,7 @@ from dramatiq import Broker
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
-from backend.compliance.audit import Actor, audit_event
+from backend.compliance.audit.events import Actor, audit_event
 from backend.database import Database
 from backend.graphql.errors import Unauthenticated
 from backend.graphql.session import RequestSession

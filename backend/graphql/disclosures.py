@@ -2,7 +2,7 @@
 
 `exportMemberRecord` sends only what the caller may read; Part 2 information only under a consent
 covering the recipient, purpose and information, recording a disclosure in the same transaction
-(rules: backend.compliance.fhir_export). `accountingOfDisclosures` is the member's 42 CFR 2.25
+(rules: backend.compliance.disclosures.fhir_export). `accountingOfDisclosures` is the member's 42 CFR 2.25
 accounting (last 3 years by default); `disclosures` is the compliance officer's list. Every read is
 audited; disclosures are never changed or deleted through the API.
 """
@@ -20,8 +20,12 @@ from sqlalchemy import select
 
 from backend.clients.models import Client
 from backend.clinic.store import clinic_settings
-from backend.compliance.disclosure_store import disclosures_by_id, list_disclosures
-from backend.compliance.disclosures import (
+from backend.compliance.disclosures.record_export import (
+    ExportRecipient,
+    export_member_record,
+    resolve_recipient,
+)
+from backend.compliance.disclosures.rules import (
     FULL_NOTICE,
     RECIPIENT_NAME_MAX,
     DisclosedTo,
@@ -30,7 +34,7 @@ from backend.compliance.disclosures import (
     window_bounds,
     window_problems,
 )
-from backend.compliance.record_export import ExportRecipient, export_member_record, resolve_recipient
+from backend.compliance.disclosures.store import disclosures_by_id, list_disclosures
 from backend.database import utcnow
 from backend.errors import FieldProblem
 from backend.graphql.access import allow

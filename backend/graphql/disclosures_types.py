@@ -10,8 +10,8 @@ from typing import Annotated, Any
 import strawberry
 
 from backend.compliance.csv_report import csv_text
-from backend.compliance.disclosures import Channel, DisclosedTo, Disclosure, Notice, notice_text
-from backend.compliance.export_plan import Withheld, WithheldReason
+from backend.compliance.disclosures.export_plan import Withheld, WithheldReason
+from backend.compliance.disclosures.rules import Channel, DisclosedTo, Disclosure, Notice, notice_text
 from backend.graphql.context import Context
 from backend.graphql.errors import InvalidInput, NotFound
 from backend.graphql.part2 import CategoryEnum, PurposeEnum

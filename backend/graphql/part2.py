@@ -2,8 +2,8 @@
 
 Consents are read and recorded by front desk and clinical roles (consent:read / consent:manage);
 break-the-glass is for clinicians and supervisors (break_glass:create) and its events are read by
-the compliance officer (break_glass:read). Rules: backend.compliance.consents, .break_glass; what
-a consent opens: backend.compliance.part2_access. Every read and write is audited.
+the compliance officer (break_glass:read). Rules: backend.compliance.part2.consents, .break_glass; what
+a consent opens: backend.compliance.part2.access. Every read and write is audited.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from sqlalchemy import select
 
 from backend.billing.models import Payer
 from backend.clients.models import Client
-from backend.compliance import break_glass, consent_store
-from backend.compliance.consents import (
+from backend.compliance.part2 import break_glass, consent_store
+from backend.compliance.part2.consents import (
     Category,
     ConsentDraft,
     ConsentTerms,
@@ -27,7 +27,7 @@ from backend.compliance.consents import (
     is_active,
     validate_consent,
 )
-from backend.compliance.part2_models import Consent
+from backend.compliance.part2.models import Consent
 from backend.database import utcnow
 from backend.errors import FieldProblem
 from backend.graphql.access import allow

@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlalchemy import select
 
-from backend.compliance.audit_archive import archive_audit_log, has_audit_log
+from backend.compliance.audit.archive import archive_audit_log, has_audit_log
 from backend.database import get_database
 from backend.tenants.migrations import Tree, autogenerate_revision, migrate_shared, migrate_tenants
 from backend.tenants.models import Tenant

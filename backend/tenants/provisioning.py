@@ -2,7 +2,7 @@
 
 The schema is built by `create_all` and stamped at the tenant tree's head rather than migrated
 revision by revision (django-tenants #617: ~30 s sign-ups); `tests/tenants/test_parity.py` proves
-both routes build the same schema. The clinic's first data key (backend.compliance.keys) is made in
+both routes build the same schema. The clinic's first data key (backend.compliance.encryption.keys) is made in
 the same transaction, before any of its tables exist. Deleting a clinic crypto-shreds it.
 """
 
@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.schema import CreateSchema, DropSchema
 
 from backend.clinic.models import ClinicSettings, default_settings
-from backend.compliance.keys import destroy_data_keys, ensure_data_key, forget_keyrings
+from backend.compliance.encryption.keys import destroy_data_keys, ensure_data_key, forget_keyrings
 from backend.tables import TenantBase
 from backend.tenants.migrations import migrate_shared, script_directory, single_head, stamp_tenant_schema
 from backend.tenants.models import Tenant, TenantStatus

@@ -4,7 +4,7 @@ The map is set on a per-schema Engine proxy (sharing the pool) and the session i
 so it survives commits and is safe behind a transaction-pooling PgBouncer, unlike a
 session-level `SET search_path` (django-tenants #1112). `text()` SQL is NOT translated: tenant
 code uses Core/ORM constructs only. Field encryption follows the same map: before each statement
-backend.compliance.field_crypto picks the keyring of the clinic the statement is routed to.
+backend.compliance.encryption.field_crypto picks the keyring of the clinic the statement is routed to.
 """
 
 from __future__ import annotations

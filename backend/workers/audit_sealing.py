@@ -24,9 +24,9 @@ import dramatiq
 from dramatiq import Broker
 from sqlalchemy import Engine, select
 
-from backend.compliance.audit import AuditEvent
-from backend.compliance.keys import KeysDestroyed
-from backend.compliance.sealing import seal_pending
+from backend.compliance.audit.events import AuditEvent
+from backend.compliance.audit.sealing import seal_pending
+from backend.compliance.encryption.keys import KeysDestroyed
 from backend.tenants.registry import TenantRegistry
 from backend.workers.tenancy import TENANT_OPTION, current_session, current_tenant
 

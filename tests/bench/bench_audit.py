@@ -33,9 +33,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from starlette.testclient import TestClient
 
 from backend.app import create_app
-from backend.compliance.access_reports import ReportFilter, ReportKind, read_report
-from backend.compliance.audit import AuditEvent
-from backend.compliance.sealing import seal_clinic, verify_clinic
+from backend.compliance.audit.access_reports import ReportFilter, ReportKind, read_report
+from backend.compliance.audit.events import AuditEvent
+from backend.compliance.audit.sealing import seal_clinic, verify_clinic
 from backend.database import Database, connect, database_url
 from backend.graphql.context import Context
 from backend.settings import load_settings

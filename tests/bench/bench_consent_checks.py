@@ -32,10 +32,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.authorization.enforcer import get_authorizer
-from backend.compliance.consents import RecipientKind
-from backend.compliance.part2 import PART2_CONTENT, Part2Facts, part2_relations
-from backend.compliance.part2_access import CATEGORY, part2_allowed, part2_facts, part2_relations_to
-from backend.compliance.part2_models import BreakGlassGrant, Consent, ConsentRecipient
+from backend.compliance.part2.access import CATEGORY, part2_allowed, part2_facts, part2_relations_to
+from backend.compliance.part2.consents import RecipientKind
+from backend.compliance.part2.models import BreakGlassGrant, Consent, ConsentRecipient
+from backend.compliance.part2.segmentation import PART2_CONTENT, Part2Facts, part2_relations
 from backend.database import connect, database_url
 from backend.documentation.access import Part, Relation, Viewer, allowed
 from backend.enrollment.rules import Attendance

@@ -31,9 +31,9 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from backend.compliance.field_crypto import EncryptedJSON, decrypt_field, encrypt_field
-from backend.compliance.field_crypto import _bind_keyring as route
-from backend.compliance.keys import load_keyring
+from backend.compliance.encryption.field_crypto import EncryptedJSON, decrypt_field, encrypt_field
+from backend.compliance.encryption.field_crypto import _bind_keyring as route
+from backend.compliance.encryption.keys import load_keyring
 from backend.database import connect, database_url, utcnow
 from backend.settings import load_settings
 from backend.tenants.provisioning import create_shared_schema, provision_tenant

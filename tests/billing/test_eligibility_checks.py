@@ -33,7 +33,7 @@ from backend.billing.models import ClaimFormat, EligibilityCheck, Payer
 from backend.billing.submission import process_responses, use_clearinghouse
 from backend.clients.models import Client, ClientCoverage
 from backend.clients.rules import CoveragePriority
-from backend.compliance.audit import AuditEvent
+from backend.compliance.audit.events import AuditEvent
 from backend.database import Database
 from backend.enrollment.models import Enrollment, EnrollmentEvent, EnrollmentStatus
 from backend.programs.models import LevelOfCare, Modality, Program, ProgramKind

@@ -18,10 +18,10 @@ from backend.billing.models import BillingDecision, Claim, ClaimStatus
 from backend.billing.payer_rules import PayerRules
 from backend.billing.submission import submit_ready_claims
 from backend.billing.x12.validation import pyx12_errors
-from backend.compliance.consents import RecipientKind
-from backend.compliance.disclosure_models import DisclosureRow
-from backend.compliance.disclosures import SHORT_NOTICE
-from backend.compliance.part2_models import Consent, ConsentRecipient
+from backend.compliance.disclosures.models import DisclosureRow
+from backend.compliance.disclosures.rules import SHORT_NOTICE
+from backend.compliance.part2.consents import RecipientKind
+from backend.compliance.part2.models import Consent, ConsentRecipient
 from backend.database import Database, utcnow
 from backend.enrollment.models import Enrollment, EnrollmentStatus
 from backend.programs.models import Program

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from backend.clients.models import Client, ClientDiagnosis
-from backend.compliance.audit import AuditEvent
+from backend.compliance.audit.events import AuditEvent
 from backend.database import Database
 from backend.settings import Settings
 from backend.tenants.models import Tenant

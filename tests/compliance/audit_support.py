@@ -8,10 +8,10 @@ from contextlib import contextmanager
 
 from sqlalchemy import Connection, func, insert, select, text
 
-from backend.compliance.audit import AuditEvent
-from backend.compliance.audit_chain import AuditRecord, open_entry
-from backend.compliance.sealed_models import AuditCheckpoint, SealedAuditEntry
-from backend.compliance.sealing import clinic_keyring, entry_from_row, key_lookup
+from backend.compliance.audit.chain import AuditRecord, open_entry
+from backend.compliance.audit.events import AuditEvent
+from backend.compliance.audit.sealed_models import AuditCheckpoint, SealedAuditEntry
+from backend.compliance.audit.sealing import clinic_keyring, entry_from_row, key_lookup
 from backend.database import Database, utcnow
 from backend.tenants.models import Tenant
 from backend.tenants.routing import tenant_engine, tenant_session

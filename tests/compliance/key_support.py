@@ -15,7 +15,7 @@ from sqlalchemy.exc import StatementError
 from sqlalchemy.pool import NullPool
 
 from backend.clients.models import ClientCoverage
-from backend.compliance.key_provider import EnvironmentKeyProvider
+from backend.compliance.encryption.key_provider import EnvironmentKeyProvider
 from backend.database import Database, connect
 from backend.documentation.models import Addendum, MemberSection, Observation, SessionRecord, SupervisionNote
 from backend.documentation.signoff import RecordStatus

@@ -15,8 +15,8 @@ from sqlalchemy import text, update
 from sqlalchemy.orm import Session
 from strawberry.relay import to_base64
 
-from backend.compliance.access_reports import CSV_COLUMNS
-from backend.compliance.care_relationship import related_pairs
+from backend.compliance.audit.access_reports import CSV_COLUMNS
+from backend.compliance.audit.care_relationship import related_pairs
 from backend.database import Database
 from backend.graphql.contract import OPERATIONS_DIR
 from backend.identity.models import Membership

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from backend.compliance.audit_chain import (
+from backend.compliance.audit.chain import (
     GENESIS_HASH,
     AuditRecord,
     ChainKeys,
@@ -21,7 +21,7 @@ from backend.compliance.audit_chain import (
     seal_records,
     sign_checkpoint,
 )
-from backend.compliance.chain_verification import ProblemKind, Verification, verify_chain
+from backend.compliance.audit.verification import ProblemKind, Verification, verify_chain
 
 KEYS = ChainKeys(1, b"e" * 32, b"i" * 32, b"s" * 32)
 OTHER_CLINIC = ChainKeys(1, b"E" * 32, b"I" * 32, b"S" * 32)

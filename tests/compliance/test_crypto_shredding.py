@@ -11,8 +11,8 @@ from sqlalchemy import func, inspect, select, text
 from typer.testing import CliRunner
 
 from backend.clients.models import Client
-from backend.compliance.field_crypto import decrypt_field
-from backend.compliance.keys import (
+from backend.compliance.encryption.field_crypto import decrypt_field
+from backend.compliance.encryption.keys import (
     Keyring,
     KeysDestroyed,
     destroy_data_keys,

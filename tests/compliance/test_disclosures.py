@@ -21,11 +21,11 @@ from sqlalchemy import select, update
 
 from backend.billing.models import ClaimFormat, Payer
 from backend.clients.models import Client, ClientDiagnosis
-from backend.compliance.audit import AuditEvent
-from backend.compliance.consents import RecipientKind
-from backend.compliance.disclosure_models import DisclosureRow
-from backend.compliance.disclosures import FULL_NOTICE
-from backend.compliance.part2_models import Consent, ConsentRecipient
+from backend.compliance.audit.events import AuditEvent
+from backend.compliance.disclosures.models import DisclosureRow
+from backend.compliance.disclosures.rules import FULL_NOTICE
+from backend.compliance.part2.consents import RecipientKind
+from backend.compliance.part2.models import Consent, ConsentRecipient
 from backend.database import Database
 from backend.documentation.models import MemberSection, SessionRecord
 from backend.documentation.signoff import RecordStatus

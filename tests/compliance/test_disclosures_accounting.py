@@ -17,11 +17,11 @@ import pytest
 from sqlalchemy import select
 
 from backend.clients.models import Client
-from backend.compliance.consents import Category, Purpose, RecipientKind
-from backend.compliance.disclosure_models import DisclosureRow
-from backend.compliance.disclosure_store import NewDisclosure, record_disclosures_sync
-from backend.compliance.disclosures import Channel
-from backend.compliance.part2_models import Consent
+from backend.compliance.disclosures.models import DisclosureRow
+from backend.compliance.disclosures.rules import Channel
+from backend.compliance.disclosures.store import NewDisclosure, record_disclosures_sync
+from backend.compliance.part2.consents import Category, Purpose, RecipientKind
+from backend.compliance.part2.models import Consent
 from backend.database import Database
 from backend.settings import Settings
 from backend.tenants.models import Tenant

@@ -8,8 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from backend.compliance.consents import Category, ConsentTerms, Purpose, Recipient, RecipientKind
-from backend.compliance.disclosures import (
+from backend.compliance.disclosures.rules import (
     FULL_NOTICE,
     SHORT_NOTICE,
     Channel,
@@ -26,6 +25,7 @@ from backend.compliance.disclosures import (
     notice_text,
     window_problems,
 )
+from backend.compliance.part2.consents import Category, ConsentTerms, Purpose, Recipient, RecipientKind
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 PROVIDER = consent_recipient(DisclosedTo.PROVIDER, None)

@@ -10,9 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from fhir.resources.R4B.bundle import Bundle
 
-from backend.compliance.consents import Category, ConsentTerms, Purpose, Recipient, RecipientKind
-from backend.compliance.disclosures import FULL_NOTICE
-from backend.compliance.export_plan import (
+from backend.compliance.disclosures.export_plan import (
     ExportDiagnosis,
     ExportPatient,
     ExportSession,
@@ -21,7 +19,9 @@ from backend.compliance.export_plan import (
     plan_export,
     release_description,
 )
-from backend.compliance.fhir_export import build_bundle
+from backend.compliance.disclosures.fhir_export import build_bundle
+from backend.compliance.disclosures.rules import FULL_NOTICE
+from backend.compliance.part2.consents import Category, ConsentTerms, Purpose, Recipient, RecipientKind
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 PROVIDER = Recipient(RecipientKind.TPO, None)

@@ -1,4 +1,4 @@
-"""Note text, risk assessments and member ids are encrypted at rest (backend.compliance.field_crypto)."""
+"""Note text, risk assessments and member ids are encrypted at rest (encryption.field_crypto)."""
 
 from __future__ import annotations
 
@@ -22,14 +22,14 @@ from starlette.testclient import TestClient
 
 from backend.app import create_app
 from backend.clients.models import ClientCoverage
-from backend.compliance.field_crypto import (
+from backend.compliance.encryption.field_crypto import (
     EncryptedJSON,
     EncryptedText,
     FieldDecryptionFailed,
     FieldKeyUnavailable,
     encrypted_columns,
 )
-from backend.compliance.keys import forget_keyrings
+from backend.compliance.encryption.keys import forget_keyrings
 from backend.database import Database
 from backend.documentation.models import MemberSection, Observation, SessionRecord
 from backend.settings import Settings

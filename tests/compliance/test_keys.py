@@ -1,4 +1,4 @@
-"""Master keys, per-clinic data keys and their rotation (backend.compliance.keys, key_provider)."""
+"""Master keys, per-clinic data keys and their rotation (backend.compliance.encryption.keys, key_provider)."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from backend.compliance import keys_cli
-from backend.compliance.field_crypto import key_version_of
-from backend.compliance.field_migration import model_columns, reencrypt_clinic
-from backend.compliance.key_models import TenantDataKey
-from backend.compliance.key_provider import (
+from backend.compliance.encryption import cli as keys_cli
+from backend.compliance.encryption.field_crypto import key_version_of
+from backend.compliance.encryption.field_migration import model_columns, reencrypt_clinic
+from backend.compliance.encryption.key_models import TenantDataKey
+from backend.compliance.encryption.key_provider import (
     EnvironmentKeyProvider,
     MasterKeyConfigError,
     UnknownMasterKey,
@@ -25,7 +25,7 @@ from backend.compliance.key_provider import (
     development_key_spec,
     use_key_provider,
 )
-from backend.compliance.keys import (
+from backend.compliance.encryption.keys import (
     forget_keyrings,
     load_keyring,
     rewrap_data_keys,

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from backend.compliance.consents import (
+from backend.compliance.part2.consents import (
     Category,
     Purpose,
     Recipient,
@@ -18,7 +18,7 @@ from backend.compliance.consents import (
     active_consent,
     active_consent_sync,
 )
-from backend.compliance.part2_models import Consent, ConsentRecipient
+from backend.compliance.part2.models import Consent, ConsentRecipient
 from backend.database import Database
 from backend.tenants.models import Tenant
 from backend.tenants.routing import tenant_async_session, tenant_session

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from backend.compliance.consents import (
+from backend.compliance.part2.consents import (
     Category,
     ConsentDraft,
     ConsentTerms,
@@ -17,7 +17,12 @@ from backend.compliance.consents import (
     covering_consent,
     validate_consent,
 )
-from backend.compliance.part2 import Part2Facts, Part2Relation, is_part2_diagnosis, part2_relations
+from backend.compliance.part2.segmentation import (
+    Part2Facts,
+    Part2Relation,
+    is_part2_diagnosis,
+    part2_relations,
+)
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 MEMBER = uuid.uuid4()

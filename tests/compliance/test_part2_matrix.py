@@ -22,15 +22,15 @@ from sqlalchemy.orm import Session
 
 from backend.authorization.roles import Role
 from backend.clients.models import Client, ClientDiagnosis
-from backend.compliance.consents import Category, RecipientKind
-from backend.compliance.part2_access import (
+from backend.compliance.part2.access import (
     CATEGORY,
     diagnosis_relations_to,
     part2_allowed,
     part2_relations_to,
     part2_scope,
 )
-from backend.compliance.part2_models import BreakGlassGrant, Consent, ConsentRecipient
+from backend.compliance.part2.consents import Category, RecipientKind
+from backend.compliance.part2.models import BreakGlassGrant, Consent, ConsentRecipient
 from backend.database import Database
 from backend.documentation.access import Part, Viewer, allowed, relations_to, visible
 from backend.enrollment.models import SessionAttendee

@@ -24,9 +24,9 @@ from strawberry import relay
 
 from backend.authorization.roles import Role
 from backend.clients.models import ClientDiagnosis
-from backend.compliance.audit import AuditEvent
-from backend.compliance.break_glass import GRANT_DURATION, NOTIFICATION_TEMPLATE
-from backend.compliance.part2_models import BreakGlassGrant, Consent
+from backend.compliance.audit.events import AuditEvent
+from backend.compliance.part2.break_glass import GRANT_DURATION, NOTIFICATION_TEMPLATE
+from backend.compliance.part2.models import BreakGlassGrant, Consent
 from backend.database import Database
 from backend.enrollment.rules import Attendance
 from backend.notifications.models import Notification

@@ -20,13 +20,13 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.schema import CreateSchema, DropSchema
 from typer.testing import CliRunner
 
-from backend.compliance import audit_cli
-from backend.compliance.audit import Actor, AuditEvent, audit_event
-from backend.compliance.audit_chain import hash_at
-from backend.compliance.chain_verification import ProblemKind
-from backend.compliance.keys import forget_keyrings, rotate_data_key
-from backend.compliance.sealed_models import SealedAuditEntry
-from backend.compliance.sealing import entry_from_row, seal_clinic, verify_clinic
+from backend.compliance.audit import cli as audit_cli
+from backend.compliance.audit.chain import hash_at
+from backend.compliance.audit.events import Actor, AuditEvent, audit_event
+from backend.compliance.audit.sealed_models import SealedAuditEntry
+from backend.compliance.audit.sealing import entry_from_row, seal_clinic, verify_clinic
+from backend.compliance.audit.verification import ProblemKind
+from backend.compliance.encryption.keys import forget_keyrings, rotate_data_key
 from backend.database import Database
 from backend.tenants.migrations import script_directory, upgrade_tenant_schema
 from backend.tenants.models import Tenant

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from strawberry.relay import to_base64
 
 from backend.clients.models import Client
-from backend.compliance.audit import AuditEvent
+from backend.compliance.audit.events import AuditEvent
 from backend.database import Database
 from backend.settings import Settings
 from backend.tenants.models import Tenant

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from backend.compliance.audit import AuditEvent
+from backend.compliance.audit.events import AuditEvent
 from backend.database import Database
 from backend.intake.models import IntakeResponse, IntakeTask
 from backend.settings import Settings

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import event, func, select
 
 from backend.clients.models import Client
-from backend.compliance.audit import AuditEvent
+from backend.compliance.audit.events import AuditEvent
 from backend.scheduling.models import Booking
 from backend.tenants.routing import tenant_session
 from tests.scheduling.helpers import create_program, room, staff

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from strawberry.relay import to_base64
 
 from backend.clients.models import Client
-from backend.compliance.audit import AuditEvent
+from backend.compliance.audit.events import AuditEvent
 from backend.database import Database
 from backend.enrollment.models import Enrollment, EnrollmentStatus
 from backend.notifications.models import Notification

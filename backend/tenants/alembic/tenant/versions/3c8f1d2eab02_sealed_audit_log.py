@@ -22,7 +22,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 APPEND_ONLY_TABLES = ("sealed_audit_entries", "audit_checkpoints")
-# Frozen copies of backend.compliance.sealed_models' DDL (what create_all installs).
+# Frozen copies of backend.compliance.audit.sealed_models' DDL (what create_all installs).
 APPEND_ONLY_FUNCTION = """
 CREATE OR REPLACE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
 RAISE EXCEPTION 'audit log is append-only: % on % refused', TG_OP, TG_TABLE_NAME

@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from alembic.operations import Operations
 from sqlalchemy.dialects import postgresql
 
-from backend.compliance.field_migration import (
+from backend.compliance.encryption.field_migration import (
     StoredColumn,
     clinic_keyring,
     decrypt_to_plaintext,

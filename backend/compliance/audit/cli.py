@@ -9,8 +9,8 @@ import typer
 from rich.console import Console
 from sqlalchemy import Row, select
 
-from backend.compliance.keys import KeysDestroyed
-from backend.compliance.sealing import seal_clinic, verify_clinic
+from backend.compliance.audit.sealing import seal_clinic, verify_clinic
+from backend.compliance.encryption.keys import KeysDestroyed
 from backend.database import get_database
 from backend.tenants.models import Tenant, TenantStatus
 

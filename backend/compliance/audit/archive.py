@@ -16,11 +16,17 @@ from pathlib import Path
 
 from sqlalchemy import Engine, func, select
 
-from backend.compliance.access_reports import CSV_COLUMNS, access_entry, csv_row
-from backend.compliance.chain_verification import Verification
+from backend.compliance.audit.access_reports import CSV_COLUMNS, access_entry, csv_row
+from backend.compliance.audit.sealed_models import SealedAuditEntry
+from backend.compliance.audit.sealing import (
+    clinic_keyring,
+    key_lookup,
+    pending_count,
+    seal_clinic,
+    verify_clinic,
+)
+from backend.compliance.audit.verification import Verification
 from backend.compliance.csv_report import cell_text
-from backend.compliance.sealed_models import SealedAuditEntry
-from backend.compliance.sealing import clinic_keyring, key_lookup, pending_count, seal_clinic, verify_clinic
 from backend.tenants.routing import tenant_engine
 
 PAGE = 5_000

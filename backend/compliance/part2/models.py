@@ -12,7 +12,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.compliance.consents import RecipientKind
+from backend.compliance.part2.consents import RecipientKind
 from backend.database import TenantBase, text_enum, utcnow, uuid_pk
 
 
@@ -28,7 +28,7 @@ class Consent(TenantBase):
 
     id: Mapped[uuid.UUID] = uuid_pk()
     client_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
-    # Purpose and Category values (backend.compliance.consents), validated before storing.
+    # Purpose and Category values (backend.compliance.part2.consents), validated before storing.
     purposes: Mapped[list[str]] = mapped_column(ARRAY(String(20)))
     other_purpose: Mapped[str | None] = mapped_column(String(300))
     categories: Mapped[list[str]] = mapped_column(ARRAY(String(20)))

@@ -25,10 +25,16 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, Select, select, true
 
-from backend.compliance.audit_chain import ChainKeys, EntryUnreadable, KeyLookup, open_entry
+from backend.compliance.audit.chain import ChainKeys, EntryUnreadable, KeyLookup, open_entry
+from backend.compliance.audit.sealed_models import SealedAuditEntry
+from backend.compliance.audit.sealing import (
+    chain_keys,
+    clinic_keyring,
+    entry_from_row,
+    key_lookup,
+    seal_clinic,
+)
 from backend.compliance.csv_report import csv_text
-from backend.compliance.sealed_models import SealedAuditEntry
-from backend.compliance.sealing import chain_keys, clinic_keyring, entry_from_row, key_lookup, seal_clinic
 from backend.identity.models import User
 from backend.tenants.routing import tenant_engine
 

@@ -17,7 +17,7 @@ from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from backend.compliance.consents import (
+from backend.compliance.part2.consents import (
     Category,
     ConsentTerms,
     Purpose,
@@ -91,7 +91,7 @@ def consent_recipient(kind: DisclosedTo, recipient_id: uuid.UUID | None) -> Reci
 
 @dataclass(frozen=True)
 class NewDisclosure:
-    """One disclosure about to be recorded (see backend.compliance.disclosure_store).
+    """One disclosure about to be recorded (see backend.compliance.disclosures.store).
 
     `recipient_kind` takes a DisclosedTo value or consents' RecipientKind.PROGRAM/PERSON/PAYER;
     `disclosed_by` is the staff user, None for the system (claims). `description` names what was

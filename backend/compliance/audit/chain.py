@@ -7,7 +7,7 @@ cleartext columns the reports filter on. Its hash covers the position, the previ
 every cleartext column and the ciphertext, so editing, removing, adding or moving an entry breaks
 the chain; a checkpoint is an Ed25519 signature over (position, head hash) with a key derived from
 the clinic's "audit-checkpoint" key, so the chain cannot be rebuilt by someone holding only the
-database. Verification lives in `backend.compliance.chain_verification`.
+database. Verification lives in `backend.compliance.audit.verification`.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Per-clinic data keys: versioned, wrapped by the master key, unwrapped once per process.
 
 Envelope encryption: each clinic has data keys (`public.tenant_data_keys`, one row per version),
-stored only wrapped by a master key (backend.compliance.key_provider). A `Keyring` holds one clinic's
+stored only wrapped by a master key (encryption.key_provider). A `Keyring` holds one clinic's
 unwrapped versions and derives a key per purpose with HKDF, so field encryption and the audit log
 never share a key. Keyrings are cached per process for `KEYRING_TTL_SECONDS`.
 
@@ -27,8 +27,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import Connection, func, insert, select, update
 
-from backend.compliance.key_models import TenantDataKey
-from backend.compliance.key_provider import KEY_BYTES, KeyProvider, get_key_provider
+from backend.compliance.encryption.key_models import TenantDataKey
+from backend.compliance.encryption.key_provider import KEY_BYTES, KeyProvider, get_key_provider
 from backend.database import utcnow
 from backend.tenants.models import Tenant
 

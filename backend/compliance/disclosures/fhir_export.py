@@ -1,6 +1,6 @@
 """A member's record sent to another provider, as a FHIR R4 document Bundle.
 
-Pure: the record and the export plan (backend.compliance.export_plan: what is released, Part 2
+Pure: the record and the export plan (backend.compliance.disclosures.export_plan: what is released, Part 2
 segmented by consent) go in; the Bundle's JSON comes out. When the plan releases Part 2 content,
 the Bundle and each Part 2 resource carry the HL7 security labels for Part 2 (42CFRPart2, restricted,
 no redisclosure without consent), and the Composition carries the 42 CFR 2.32 notice and the
@@ -24,15 +24,15 @@ from typing import Any
 
 from fhir.resources.R4B.bundle import Bundle
 
-from backend.compliance.disclosures import FULL_NOTICE, consent_scope
-from backend.compliance.export_plan import (
+from backend.compliance.disclosures.export_plan import (
     ExportDiagnosis,
     ExportPatient,
     ExportPlan,
     ExportSession,
     MemberRecord,
 )
-from backend.compliance.part2 import is_part2_diagnosis
+from backend.compliance.disclosures.rules import FULL_NOTICE, consent_scope
+from backend.compliance.part2.segmentation import is_part2_diagnosis
 
 ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 CONFIDENTIALITY = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"

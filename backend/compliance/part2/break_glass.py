@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.clients.models import Client
 from backend.compliance.csv_report import csv_text
-from backend.compliance.part2_models import BreakGlassGrant
+from backend.compliance.part2.models import BreakGlassGrant
 from backend.errors import FieldProblem
 from backend.identity.models import Membership, User, usable_membership
 from backend.notifications.delivery import queue_notification

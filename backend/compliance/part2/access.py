@@ -1,7 +1,7 @@
 """42 CFR Part 2 segmentation: Casbin for single objects, and the same rules as SQL for the loaders.
 
 On top of the session record's rules (backend.documentation.access: may this viewer read this part
-at all?), Part 2 content needs one of the viewer's Part 2 relations (backend.compliance.part2) to
+at all?), Part 2 content needs one of the viewer's Part 2 relations (backend.compliance.part2.segmentation) to
 be granted by a p2 rule on `part2_content`. Single objects: `part2_relations_to` + `part2_allowed`.
 Lists: `part2_scope` loads the viewer's standing once per read, and its `cleared` (session content)
 and `diagnoses_cleared` build SQL whose clauses are chosen by asking Casbin which relations grant
@@ -42,16 +42,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from backend.authorization.enforcer import get_authorizer
-from backend.compliance.consent_store import consent_rows, terms_from_rows
-from backend.compliance.consents import TPO_PURPOSES, Category, ConsentTerms, Purpose, RecipientKind
-from backend.compliance.part2 import (
+from backend.compliance.part2.consent_store import consent_rows, terms_from_rows
+from backend.compliance.part2.consents import TPO_PURPOSES, Category, ConsentTerms, Purpose, RecipientKind
+from backend.compliance.part2.models import BreakGlassGrant, Consent, ConsentRecipient
+from backend.compliance.part2.segmentation import (
     CONSENT_PURPOSES,
     PART2_CONTENT,
     Part2Facts,
     Part2Relation,
     part2_relations,
 )
-from backend.compliance.part2_models import BreakGlassGrant, Consent, ConsentRecipient
 from backend.documentation.access import ANY, IdColumn, Part, Viewer
 from backend.enrollment.models import Enrollment, SessionAttendee
 from backend.programs.models import Program

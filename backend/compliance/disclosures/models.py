@@ -1,7 +1,7 @@
 """The disclosures table: one row per release of a member's Part 2 information (42 CFR 2.25, 2.32).
 
 Append-only: nothing in the API updates or deletes a row. Kinds, purposes and categories are plain
-strings checked by backend.compliance.disclosures (consents own those vocabularies; a value added
+strings checked by backend.compliance.disclosures.rules (consents own those vocabularies; a value added
 there needs no change to this table).
 """
 
@@ -14,8 +14,8 @@ from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.compliance.disclosures import Channel, DisclosedTo, Notice
-from backend.compliance.part2_models import Consent
+from backend.compliance.disclosures.rules import Channel, DisclosedTo, Notice
+from backend.compliance.part2.models import Consent
 from backend.database import TenantBase, text_enum, utcnow, uuid_pk
 
 

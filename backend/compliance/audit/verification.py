@@ -25,7 +25,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from backend.compliance.audit_chain import (
+from backend.compliance.audit.chain import (
     GENESIS_HASH,
     Checkpoint,
     EntryUnreadable,

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
 
-from backend.compliance.consents import (
+from backend.compliance.part2.consents import (
     Category,
     ConsentTerms,
     Purpose,

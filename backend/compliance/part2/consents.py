@@ -167,7 +167,7 @@ def active_consent_sync(
 ) -> ConsentTerms | None:
     """The member's consent covering this disclosure at `at`, if any (for workers)."""
     # Imported here: the store's models import this module's enums.
-    from backend.compliance.consent_store import load_consents_sync
+    from backend.compliance.part2.consent_store import load_consents_sync
 
     return covering_consent(load_consents_sync(session, [client_id]), recipient, purpose, category, at)
 
@@ -181,6 +181,6 @@ async def active_consent(
     at: datetime,
 ) -> ConsentTerms | None:
     """The member's consent covering this disclosure at `at`, if any."""
-    from backend.compliance.consent_store import load_consents
+    from backend.compliance.part2.consent_store import load_consents
 
     return covering_consent(await load_consents(session, [client_id]), recipient, purpose, category, at)

@@ -18,10 +18,10 @@ from rich.table import Table
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
-from backend.compliance.field_migration import reencrypt_clinic
-from backend.compliance.key_models import TenantDataKey
-from backend.compliance.key_provider import get_key_provider, new_master_key_spec
-from backend.compliance.keys import ROTATION_ACTIVATION_SECONDS, rewrap_data_keys, rotate_data_key
+from backend.compliance.encryption.field_migration import reencrypt_clinic
+from backend.compliance.encryption.key_models import TenantDataKey
+from backend.compliance.encryption.key_provider import get_key_provider, new_master_key_spec
+from backend.compliance.encryption.keys import ROTATION_ACTIVATION_SECONDS, rewrap_data_keys, rotate_data_key
 from backend.database import get_database
 from backend.tenants.models import Tenant
 

@@ -12,7 +12,7 @@ from sqlalchemy import BindParameter, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from backend.compliance.consents import (
+from backend.compliance.part2.consents import (
     Category,
     ConsentDraft,
     ConsentTerms,
@@ -20,7 +20,7 @@ from backend.compliance.consents import (
     Recipient,
     RecipientKind,
 )
-from backend.compliance.part2_models import Consent, ConsentRecipient
+from backend.compliance.part2.models import Consent, ConsentRecipient
 from backend.database import utcnow
 
 #: The columns of a consent `ConsentTerms` needs, one row per recipient (`terms_from_rows` groups them).

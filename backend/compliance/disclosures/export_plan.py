@@ -1,7 +1,7 @@
 """What of a member's record goes to a recipient, and what is withheld and why (42 CFR Part 2).
 
 Pure: the member's record as the exporting user may read it, the member's consents, the recipient
-and the purpose go in; the export plan comes out (backend.compliance.fhir_export writes it as FHIR).
+and the purpose go in; the export plan comes out (disclosures.fhir_export writes it as FHIR).
 
 Part 2 content is the sessions of Part 2 programs (their attendance and notes) and the SUD
 diagnoses of a member a Part 2 program treats. It is released only under an active consent covering
@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 
-from backend.compliance.consents import Category, ConsentTerms, Purpose, Recipient
-from backend.compliance.disclosures import Refusal, consent_for
-from backend.compliance.part2 import is_part2_diagnosis
+from backend.compliance.disclosures.rules import Refusal, consent_for
+from backend.compliance.part2.consents import Category, ConsentTerms, Purpose, Recipient
+from backend.compliance.part2.segmentation import is_part2_diagnosis
 
 
 class WithheldReason(StrEnum):

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, Engine, LargeBinary, bindparam, column, func, select, table, tuple_, update
 from sqlalchemy.sql.expression import ColumnClause, TableClause
 
-from backend.compliance.field_crypto import decrypt_field, encrypt_field, key_version_of
-from backend.compliance.keys import Keyring, ensure_data_key, forget_keyrings, load_keyring
+from backend.compliance.encryption.field_crypto import decrypt_field, encrypt_field, key_version_of
+from backend.compliance.encryption.keys import Keyring, ensure_data_key, forget_keyrings, load_keyring
 from backend.tenants.migrations import route_to_schema
 from backend.tenants.models import Tenant
 
@@ -127,7 +127,7 @@ def decrypt_to_plaintext(connection: Connection, keyring: Keyring, stored: Store
 
 def model_columns() -> list[StoredColumn]:
     """Every encrypted column of the tenant models (backend.tables), as stored."""
-    from backend.compliance.field_crypto import EncryptedJSON, encrypted_columns
+    from backend.compliance.encryption.field_crypto import EncryptedJSON, encrypted_columns
     from backend.tables import TenantBase
 
     found = []

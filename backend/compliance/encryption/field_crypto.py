@@ -38,7 +38,7 @@ from sqlalchemy.sql import operators
 from sqlalchemy.sql.ddl import ExecutableDDLElement
 from sqlalchemy.types import TypeDecorator
 
-from backend.compliance.keys import (
+from backend.compliance.encryption.keys import (
     KEY_IO_OPTION,
     Keyring,
     KeysDestroyed,

@@ -39,8 +39,8 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from backend.compliance.audit import AuditEvent
-from backend.compliance.audit_chain import (
+from backend.compliance.audit.care_relationship import Pair, related_pairs
+from backend.compliance.audit.chain import (
     GENESIS_HASH,
     AuditRecord,
     ChainKeys,
@@ -50,10 +50,10 @@ from backend.compliance.audit_chain import (
     seal_records,
     sign_checkpoint,
 )
-from backend.compliance.care_relationship import Pair, related_pairs
-from backend.compliance.chain_verification import Verification, verify_chain
-from backend.compliance.keys import Keyring, NoDataKey, ensure_data_key, load_keyring
-from backend.compliance.sealed_models import AuditChainHead, AuditCheckpoint, SealedAuditEntry
+from backend.compliance.audit.events import AuditEvent
+from backend.compliance.audit.sealed_models import AuditChainHead, AuditCheckpoint, SealedAuditEntry
+from backend.compliance.audit.verification import Verification, verify_chain
+from backend.compliance.encryption.keys import Keyring, NoDataKey, ensure_data_key, load_keyring
 from backend.database import utcnow
 from backend.tenants.routing import session_schema, tenant_engine
 

@@ -1,4 +1,4 @@
-"""Each clinic's data keys, wrapped by a master key, in `public` (backend.compliance.keys uses them)."""
+"""Each clinic's data keys, wrapped by a master key, in `public` (encryption.keys uses them)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Recording and listing disclosures (the thin storage side of backend.compliance.disclosures).
+"""Recording and listing disclosures (the thin storage side of backend.compliance.disclosures.rules).
 
 `record_disclosures_sync` is for the billing worker (sync sessions, claims sent to a payer);
 `record_disclosure` for GraphQL exports. Both write in the caller's transaction, so a disclosure is
@@ -16,9 +16,8 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from backend.compliance.consents import Category, Purpose
-from backend.compliance.disclosure_models import DisclosureRow
-from backend.compliance.disclosures import (
+from backend.compliance.disclosures.models import DisclosureRow
+from backend.compliance.disclosures.rules import (
     Channel,
     DisclosedTo,
     Disclosure,
@@ -26,6 +25,7 @@ from backend.compliance.disclosures import (
     Notice,
     disclosure_problems,
 )
+from backend.compliance.part2.consents import Category, Purpose
 
 __all__ = [
     "NewDisclosure",

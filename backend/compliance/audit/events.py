@@ -3,7 +3,7 @@ transaction as that read or write (HIPAA 164.312(b) audit controls).
 
 `audit_events` is the inbox of the sealed audit log: a worker seals its rows, in id order, into
 `sealed_audit_entries` (encrypted, hash-chained, signed) and deletes them in the same transaction
-(backend.compliance.sealing). It has no index beyond its key: it is written on every PHI read and
+(backend.compliance.audit.sealing). It has no index beyond its key: it is written on every PHI read and
 read only by the sealer, in id order; the reports read the sealed log."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Sending a member's record to another provider: load what the exporting user may read, segment Part 2
-by the member's consents (backend.compliance.fhir_export), record the disclosures, in one transaction.
+by the member's consents (disclosures.fhir_export), record the disclosures, in one transaction.
 
 The record is read through the documentation read model with the exporting user as viewer, so an
 export never carries a note the user could not open in the app.
@@ -18,18 +18,7 @@ from backend.authorization.enforcer import get_authorizer
 from backend.billing.models import Payer
 from backend.clients.models import Client
 from backend.clients.store import current_diagnoses
-from backend.compliance.consent_store import load_consents
-from backend.compliance.consents import Purpose
-from backend.compliance.disclosure_store import record_disclosure
-from backend.compliance.disclosures import (
-    Channel,
-    DisclosedTo,
-    NewDisclosure,
-    Notice,
-    consent_recipient,
-    consent_scope,
-)
-from backend.compliance.export_plan import (
+from backend.compliance.disclosures.export_plan import (
     ExportDiagnosis,
     ExportPatient,
     ExportPlan,
@@ -38,8 +27,19 @@ from backend.compliance.export_plan import (
     plan_export,
     release_description,
 )
-from backend.compliance.fhir_export import build_bundle
-from backend.compliance.part2_access import diagnosis_relations_to, part2_allowed
+from backend.compliance.disclosures.fhir_export import build_bundle
+from backend.compliance.disclosures.rules import (
+    Channel,
+    DisclosedTo,
+    NewDisclosure,
+    Notice,
+    consent_recipient,
+    consent_scope,
+)
+from backend.compliance.disclosures.store import record_disclosure
+from backend.compliance.part2.access import diagnosis_relations_to, part2_allowed
+from backend.compliance.part2.consent_store import load_consents
+from backend.compliance.part2.consents import Purpose
 from backend.documentation.access import Viewer
 from backend.documentation.member_record import HistoryEntry, Position, member_history
 from backend.documentation.signoff import RecordStatus
@@ -128,7 +128,7 @@ async def load_member_record(
     session: AsyncSession, viewer: Viewer, client: Client, at: datetime
 ) -> MemberRecord:
     """The member's demographics, diagnoses and attended sessions, as `viewer` may read them: the read
-    model applies the session record's rules and Part 2 (backend.compliance.part2_access) in its SQL."""
+    model applies the session record's rules and Part 2 (backend.compliance.part2.access) in its SQL."""
     readable = get_authorizer().allowed(viewer.roles, "diagnosis", "read")
     diagnoses = (await current_diagnoses(session, [client.id])).get(client.id, []) if readable else []
     sud = await diagnosis_relations_to(session, viewer, client.id, at)

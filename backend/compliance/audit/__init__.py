@@ -1,0 +1,1 @@
+"""HIPAA audit controls: capture in the PHI transaction, the sealed chain, verification, reports."""
