@@ -15,7 +15,7 @@ from backend.billing.payer_rules import PayerRules, rules_as_json
 from backend.clients.models import Authorization, Client, ClientCoverage, ClientDiagnosis, CoveragePriority
 from backend.documentation.models import BillableEvent
 from backend.enrollment.models import Attendance, Enrollment, EnrollmentStatus, SessionAttendee
-from backend.programs.models import LevelOfCare, Modality, Program, ProgramKind
+from backend.programs.models import Modality
 from backend.scheduling.models import (
     FacilitatorRole,
     GroupSession,
@@ -27,6 +27,7 @@ from backend.staff.models import StaffMember
 from backend.workers.outbox import add_message
 from tests.billing.factories import billing_provider
 from tests.documentation.group_scenario import add_staff
+from tests.waitlist.factories import make_program
 
 #: One group visit a day is billed: a second session the same day is not.
 RULES = PayerRules(
@@ -62,23 +63,16 @@ def seed_closed_sessions(
     session.add(
         PayerRuleVersion(payer_id=payer.id, effective_from=date(2026, 1, 1), rules=rules_as_json(rules))
     )
-    program = Program(
-        id=uuid.uuid4(),
+    program = make_program(
+        session,
         name="Process group",
         modality=Modality.PROCESS,
-        kind=ProgramKind.OPEN,
-        level_of_care=LevelOfCare.OUTPATIENT,
         capacity=10,
         therapeutic_minimum=2,
-        default_cpt="90853",
-        session_minutes=90,
+        telehealth=False,
         timezone="UTC",
-        required_credentials=[],
-        starts_on=date(2026, 1, 5),
-        fit_criteria={},
         part2=part2,
     )
-    session.add(program)
     members = []
     for i in range(3):
         client = Client(

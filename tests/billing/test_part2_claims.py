@@ -24,10 +24,10 @@ from backend.compliance.part2.consents import RecipientKind
 from backend.compliance.part2.models import Consent, ConsentRecipient
 from backend.database import Database, utcnow
 from backend.enrollment.models import Enrollment, EnrollmentStatus
-from backend.programs.models import Program
 from backend.tenants.models import Tenant
 from backend.tenants.routing import tenant_session
 from tests.billing.closed_sessions import Seeded, seed_closed_sessions
+from tests.waitlist.factories import make_program
 
 RULES = PayerRules(fee_schedule={"90853": Decimal("60.00")})
 
@@ -133,32 +133,14 @@ def test_a_consent_revoked_after_the_claim_was_made_stops_it_from_being_sent(
 
 def _enroll_in_an_sud_program(session: Session, seeded: Seeded) -> None:
     """The members also attend the clinic's (Part 2) SUD program."""
-    template = session.get_one(Program, seeded.program)
-    sud = Program(
-        id=uuid.uuid4(),
-        name="SUD IOP",
-        modality=template.modality,
-        kind=template.kind,
-        level_of_care=template.level_of_care,
-        capacity=10,
-        therapeutic_minimum=2,
-        default_cpt="90853",
-        session_minutes=90,
-        timezone="UTC",
-        required_credentials=[],
-        starts_on=template.starts_on,
-        fit_criteria={},
-        part2=True,
-    )
-    session.add(sud)
-    session.flush()
+    sud = make_program(session, name="SUD IOP", telehealth=False, part2=True)
     for member in seeded.members:
         session.add(
             Enrollment(
                 program_id=sud.id,
                 client_id=member,
                 status=EnrollmentStatus.ACTIVE,
-                starts_on=template.starts_on,
+                starts_on=sud.starts_on,
             )
         )
 
