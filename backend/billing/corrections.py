@@ -104,12 +104,13 @@ def void_claim(session: Session, claim_id: uuid.UUID) -> Claim:
     session.add(successor)
     original.status = ClaimStatus.VOIDED
     original.updated_at = utcnow()
-    _give_back(session, original)
+    give_back_authorization(session, original)
     session.flush()
     return successor
 
 
-def _give_back(session: Session, claim: Claim) -> None:
+def give_back_authorization(session: Session, claim: Claim) -> None:
+    """The claim's authorization use, returned (a claim withdrawn or voided did not use a session)."""
     if claim.authorization_id is not None:
         session.execute(
             update(Authorization)
@@ -135,7 +136,7 @@ def on_member_removed(session: Session, payload: Payload) -> None:
     )
     for claim in claims:
         if claim.status == ClaimStatus.READY:
-            _give_back(session, claim)
+            give_back_authorization(session, claim)
             claim.status = ClaimStatus.VOIDED
         elif claim.payer_claim_number:
             void_claim(session, claim.id)

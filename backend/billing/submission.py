@@ -29,6 +29,7 @@ from backend.billing.clearinghouse import (
     parse_277ca,
     parse_999,
 )
+from backend.billing.corrections import give_back_authorization
 from backend.billing.decisions import NO_PART2_CONSENT
 from backend.billing.documents import claim_from_document, institutional_from_document
 from backend.billing.eligibility import eligibility_outcome, parse_271
@@ -193,8 +194,8 @@ def _with_part2_consent(
 ) -> tuple[list[Claim], dict[uuid.UUID, uuid.UUID]]:
     """The claims that may go now, and the consent each Part 2 claim goes under: a claim carrying
     Part 2 information goes only while a consent for payment by its payer is active (it may have been
-    revoked since the claim was made). One that may not is withdrawn (VOIDED, never sent) and its
-    decision says why."""
+    revoked since the claim was made). One that may not is withdrawn (deleted, never sent; its
+    authorization use given back) and its decision says why."""
     marked = {c.id: p for c in claims if (p := part2_of(c.document)) is not None}
     consent_of: dict[uuid.UUID, uuid.UUID] = {}
     if not marked:
@@ -210,9 +211,9 @@ def _with_part2_consent(
         elif found := payment_consent(consents[claim.client_id], claim.payer_id, payment.categories, now):
             allowed.append(claim)
             consent_of[claim.id] = found.id
-        else:
-            claim.status = ClaimStatus.VOIDED
-            claim.updated_at = now
+        else:  # never sent: withdrawn without a trace, so `rebillSession` can make it under a new consent
+            give_back_authorization(session, claim)
+            session.delete(claim)
             session.execute(
                 update(BillingDecision)
                 .where(BillingDecision.session_id == claim.session_id)

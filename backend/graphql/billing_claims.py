@@ -14,9 +14,12 @@ from sqlalchemy.orm import Session
 from backend.billing import corrections
 from backend.billing.claim_builder import claimable
 from backend.billing.decisions import Decision
-from backend.billing.engine import POLL_CLEARINGHOUSE, SUBMIT_CLAIMS
+from backend.billing.engine import POLL_CLEARINGHOUSE, SESSION_CLOSED, SUBMIT_CLAIMS
 from backend.billing.models import BillingDecision, Claim, ClaimPayment, ClaimStatus
 from backend.billing.session_facts import load
+from backend.documentation.models import SessionRecord
+from backend.documentation.signoff import RecordStatus
+from backend.errors import FieldProblem, InputRejected
 from backend.graphql.access import allow
 from backend.graphql.context import Context
 from backend.graphql.errors import BadRequest, InvalidInput, NotFound
@@ -169,6 +172,7 @@ class WorkQueued:
 
 
 ClaimChange = Annotated[ClaimResult | InvalidInput | NotFound, strawberry.union("ClaimChange")]
+RebillResult = Annotated[WorkQueued | InvalidInput | NotFound, strawberry.union("RebillResult")]
 
 
 async def _claims(context: Context, stmt: Any) -> list[ClaimType]:
@@ -251,6 +255,24 @@ class BillingClaimMutations:
         """Send every READY claim now (one 837 batch per payer) instead of waiting for the next close."""
         add_message(info.context.session, SUBMIT_CLAIMS, {})
         return WorkQueued(kind=SUBMIT_CLAIMS)
+
+    @strawberry.mutation(permission_classes=[allow("claim", "manage")], extensions=[Atomic()])
+    async def rebill_session(
+        self, info: strawberry.Info[Context, Any], session_id: strawberry.ID
+    ) -> RebillResult:
+        """Decide a final session's roster again and make the claims it now allows (a diagnosis, an
+        authorization or a Part 2 consent recorded since); claims already made are left as they are."""
+        sid = parse_id(session_id, "sessionId")
+        record = await info.context.session.get(SessionRecord, sid)
+        if record is None:
+            return NotFound.of("sessionId")
+        if record.status != RecordStatus.FINAL:
+            raise InputRejected(
+                [FieldProblem("sessionId", "not_final", "the session record is not final yet")]
+            )
+        add_message(info.context.session, SESSION_CLOSED, {"session_id": sid})
+        info.context.audit("update", "session_billing", str(sid))
+        return WorkQueued(kind=SESSION_CLOSED)
 
     @strawberry.mutation(permission_classes=[allow("claim", "manage")], extensions=[Atomic()])
     async def poll_clearinghouse(self, info: strawberry.Info[Context, Any]) -> WorkQueued:

@@ -13,7 +13,8 @@ from backend.billing.engine import SESSION_CLOSED
 from backend.billing.models import ClaimFormat, Payer, PayerRuleVersion
 from backend.billing.payer_rules import PayerRules, rules_as_json
 from backend.clients.models import Authorization, Client, ClientCoverage, ClientDiagnosis, CoveragePriority
-from backend.documentation.models import BillableEvent
+from backend.documentation.models import BillableEvent, SessionRecord
+from backend.documentation.signoff import RecordStatus
 from backend.enrollment.models import Attendance, Enrollment, EnrollmentStatus, SessionAttendee
 from backend.programs.models import Modality
 from backend.scheduling.models import (
@@ -136,6 +137,9 @@ def seed_closed_sessions(
         )
         session.add(gs)
         session.flush()
+        session.add(
+            SessionRecord(session_id=gs.id, template={}, status=RecordStatus.FINAL, finalized_at=starts)
+        )
         session.add(SessionFacilitator(session_id=gs.id, staff_id=lead, role=FacilitatorRole.LEAD))
         for client_id, enrollment_id, _ in members:
             session.add(

@@ -13,20 +13,25 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from backend.billing.clearinghouse import FileDropClearinghouse
-from backend.billing.engine import produce_claims
-from backend.billing.models import BillingDecision, Claim, ClaimStatus
+from backend.billing.engine import SESSION_CLOSED, produce_claims
+from backend.billing.models import BillingDecision, Claim
 from backend.billing.payer_rules import PayerRules
 from backend.billing.submission import submit_ready_claims
 from backend.billing.x12.validation import pyx12_errors
+from backend.clients.models import Authorization
 from backend.compliance.disclosures.models import DisclosureRow
 from backend.compliance.disclosures.rules import SHORT_NOTICE
 from backend.compliance.part2.consents import RecipientKind
 from backend.compliance.part2.models import Consent, ConsentRecipient
 from backend.database import Database, utcnow
 from backend.enrollment.models import Enrollment, EnrollmentStatus
+from backend.settings import Settings
 from backend.tenants.models import Tenant
 from backend.tenants.routing import tenant_session
+from backend.workers.outbox import OutboxMessage, process
 from tests.billing.closed_sessions import Seeded, seed_closed_sessions
+from tests.support import GraphQLClient, make_account
+from tests.test_group_lifecycle import ContractClient
 from tests.waitlist.factories import make_program
 
 RULES = PayerRules(fee_schedule={"90853": Decimal("60.00")})
@@ -49,6 +54,16 @@ def _consent(
     recipient.consent_id = consent.id
     session.add(recipient)
     return consent.id
+
+
+def _tpo_consent(session: Session, client_id: uuid.UUID) -> uuid.UUID:
+    """A 2024-rule consent: treatment, payment and operations, to any recipient acting for them."""
+    return _consent(
+        session,
+        client_id,
+        ConsentRecipient(kind=RecipientKind.TPO, recipient_id=None),
+        ["treatment", "payment", "operations"],
+    )
 
 
 def _decisions(session: Session, seeded: Seeded, session_id: uuid.UUID) -> list[tuple[bool, tuple[str, ...]]]:
@@ -107,28 +122,67 @@ def test_a_part2_session_bills_only_members_whose_consent_lets_the_payer_receive
 def test_a_consent_revoked_after_the_claim_was_made_stops_it_from_being_sent(
     database: Database, make_clinic: Callable[..., Tenant], tmp_path: Path
 ) -> None:
-    """Revocation between claim and batch: the claim is withdrawn (VOIDED, never sent), the decision
-    says no_part2_consent and nothing is disclosed."""
+    """Revocation between claim and batch: the claim is withdrawn (never sent, its authorization use
+    given back), the decision says no_part2_consent and nothing is disclosed."""
     clinic = make_clinic()
     with tenant_session(database.engine, clinic.schema_name) as session:
         seeded = seed_closed_sessions(session, RULES, part2=True)
-        consent = _consent(
-            session,
-            seeded.members[0],
-            ConsentRecipient(kind=RecipientKind.TPO, recipient_id=None),
-            ["treatment", "payment", "operations"],
-        )
+        consent = _tpo_consent(session, seeded.members[0])
     day_two = seeded.closed[2]
     with tenant_session(database.engine, clinic.schema_name) as session:
         produce_claims(session, day_two)
+        assert session.get_one(Authorization, seeded.authorization).sessions_used == 5
         session.execute(update(Consent).where(Consent.id == consent).values(revoked_at=utcnow()))
     with tenant_session(database.engine, clinic.schema_name) as session:
         assert submit_ready_claims(session, FileDropClearinghouse(tmp_path)) == []
-        (claim,) = session.scalars(select(Claim))
-        assert claim.status == ClaimStatus.VOIDED
+        assert session.scalars(select(Claim)).all() == []
+        assert session.get_one(Authorization, seeded.authorization).sessions_used == 4
         assert _decisions(session, seeded, day_two)[0] == (False, ("no_part2_consent",))
         assert session.scalars(select(DisclosureRow)).all() == []
     assert list((tmp_path / "outbox").iterdir()) == []
+
+
+def test_a_biller_rebills_the_session_once_a_new_consent_is_recorded(
+    graphql: GraphQLClient,
+    database: Database,
+    settings: Settings,
+    make_clinic: Callable[..., Tenant],
+    tmp_path: Path,
+) -> None:
+    """`rebillSession` decides the final session again: the member now consenting gets their claim and
+    it is sent under the new consent; members billed before keep their one claim each."""
+    clinic = make_clinic()
+    biller = make_account(database, settings, clinic, ["biller"])
+    with tenant_session(database.engine, clinic.schema_name) as session:
+        seeded = seed_closed_sessions(session, RULES, part2=True)
+        _tpo_consent(session, seeded.members[1])
+    day_two = seeded.closed[2]
+    with tenant_session(database.engine, clinic.schema_name) as session:
+        produce_claims(session, day_two)
+        assert [billed for billed, _ in _decisions(session, seeded, day_two)] == [False, True, False]
+        consent = _tpo_consent(session, seeded.members[0])
+
+    api = ContractClient(graphql, biller)
+    queued = api.run("RebillSession", "billing.graphql", sessionId=str(day_two))["rebillSession"]
+    assert queued == {"__typename": "WorkQueued", "kind": SESSION_CLOSED}
+    with tenant_session(database.engine, clinic.schema_name) as session:
+        row = session.scalars(
+            select(OutboxMessage.id)
+            .where(OutboxMessage.kind == SESSION_CLOSED)
+            .order_by(OutboxMessage.created_at.desc())
+            .limit(1)
+        ).one()
+        assert process(session, row)
+    with tenant_session(database.engine, clinic.schema_name) as session:
+        assert [billed for billed, _ in _decisions(session, seeded, day_two)] == [True, True, False]
+        claims = session.scalars(select(Claim.client_id).where(Claim.session_id == day_two))
+        assert sorted(claims) == sorted(seeded.members[:2])
+        submit_ready_claims(session, FileDropClearinghouse(tmp_path))
+        sent_under = {d.client_id: d.consent_id for d in session.scalars(select(DisclosureRow))}
+    assert sent_under[seeded.members[0]] == consent
+
+    unknown = api.run("RebillSession", "billing.graphql", sessionId=str(uuid.uuid4()))["rebillSession"]
+    assert unknown["__typename"] == "NotFound"
 
 
 def _enroll_in_an_sud_program(session: Session, seeded: Seeded) -> None:
