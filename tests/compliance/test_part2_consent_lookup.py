@@ -1,4 +1,5 @@
-"""The consent lookups other modules call (`active_consent_sync` for billing workers, `active_consent`)."""
+"""Consents read back from the database and matched: the claim engine's payment lookup (sync) and the
+reads' lookup (async)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from backend.compliance.part2.consents import (
-    Category,
-    Purpose,
-    Recipient,
-    RecipientKind,
-    active_consent,
-    active_consent_sync,
-)
+from backend.billing.part2_payment import payment_consent
+from backend.compliance.part2.consent_store import load_consents, load_consents_sync
+from backend.compliance.part2.consents import Category, Purpose, Recipient, RecipientKind, covering_consent
 from backend.compliance.part2.models import Consent, ConsentRecipient
 from backend.database import Database
 from backend.tenants.models import Tenant
@@ -59,10 +55,12 @@ def test_a_billing_worker_finds_the_payment_consent_naming_its_payer(
     consent_id = store_consent(database, clinic, member, [PAYER])
     other = Recipient(RecipientKind.PAYER, uuid.uuid4())
     with tenant_session(database.engine, clinic.schema_name) as session:
-        found = active_consent_sync(session, member, PAYER, Purpose.PAYMENT, Category.DIAGNOSES, NOW)
-        assert found is not None and found.id == consent_id and found.recipients == (PAYER,)
-        assert active_consent_sync(session, member, other, Purpose.PAYMENT, Category.DIAGNOSES, NOW) is None
-        assert active_consent_sync(session, member, PAYER, Purpose.TREATMENT, Category.DIAGNOSES, NOW) is None
+        consents = load_consents_sync(session, [member])
+    diagnoses = frozenset({Category.DIAGNOSES})
+    found = payment_consent(consents, PAYER.id, diagnoses, NOW)
+    assert found is not None and found.id == consent_id and found.recipients == (PAYER,)
+    assert payment_consent(consents, other.id, diagnoses, NOW) is None
+    assert covering_consent(consents, PAYER, Purpose.TREATMENT, Category.DIAGNOSES, NOW) is None
 
 
 def test_a_revoked_consent_is_never_found_and_a_tpo_one_serves_any_payer(
@@ -78,7 +76,9 @@ def test_a_revoked_consent_is_never_found_and_a_tpo_one_serves_any_payer(
         engine = create_async_engine(database.url, poolclass=NullPool)
         try:
             async with tenant_async_session(engine, clinic.schema_name) as session:
-                before = await active_consent(session, member, PAYER, Purpose.PAYMENT, Category.ALL, NOW)
+                before = covering_consent(
+                    await load_consents(session, [member]), PAYER, Purpose.PAYMENT, Category.ALL, NOW
+                )
                 store_consent(
                     database,
                     clinic,
@@ -86,7 +86,9 @@ def test_a_revoked_consent_is_never_found_and_a_tpo_one_serves_any_payer(
                     [Recipient(RecipientKind.TPO, None)],
                     purposes=["treatment", "payment", "operations"],
                 )
-                after = await active_consent(session, member, PAYER, Purpose.PAYMENT, Category.ALL, NOW)
+                after = covering_consent(
+                    await load_consents(session, [member]), PAYER, Purpose.PAYMENT, Category.ALL, NOW
+                )
                 return before, after
         finally:
             await engine.dispose()

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -27,6 +27,7 @@ from sqlalchemy import (
     ColumnElement,
     CompoundSelect,
     DateTime,
+    Row,
     Select,
     Uuid,
     and_,
@@ -164,10 +165,7 @@ async def member_part2_programs(
     session: AsyncSession, client_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, frozenset[uuid.UUID]]:
     """The Part 2 programs each member is or was enrolled in or attended a session of."""
-    found: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
-    for client_id, program_id in await session.execute(_part2_programs_of(client_ids)):
-        found[client_id].add(program_id)
-    return {k: frozenset(v) for k, v in found.items()}
+    return _by_member(await session.execute(_part2_programs_of(client_ids)))
 
 
 async def diagnosis_relations_to(
@@ -402,7 +400,11 @@ def member_part2_programs_sync(
     session: Session, client_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, frozenset[uuid.UUID]]:
     """`member_part2_programs` for sync callers (the claim engine)."""
+    return _by_member(session.execute(_part2_programs_of(client_ids)))
+
+
+def _by_member(rows: Iterable[Row[uuid.UUID, uuid.UUID]]) -> dict[uuid.UUID, frozenset[uuid.UUID]]:
     found: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
-    for client_id, program_id in session.execute(_part2_programs_of(client_ids)):
+    for client_id, program_id in rows:
         found[client_id].add(program_id)
     return {k: frozenset(v) for k, v in found.items()}

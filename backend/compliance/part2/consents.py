@@ -1,7 +1,7 @@
 """42 CFR Part 2 consents: what a member agreed to disclose, to whom, for what, until when.
 
-Pure rules (validation, `covering_consent`) plus two thin lookups (`active_consent`,
-`active_consent_sync`) that load a member's consents and ask `covering_consent`.
+Pure rules: validation and `covering_consent` (callers load a member's consents with
+backend.compliance.part2.consent_store and ask it).
 
 42 CFR 2.31 (as amended in 2024): a consent names recipients (a program, a person, a payer, or,
 in one consent, every recipient acting for treatment, payment and health care operations), the
@@ -16,13 +16,8 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from backend.errors import FieldProblem
-
-if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
-    from sqlalchemy.orm import Session
 
 
 class Purpose(enum.StrEnum):
@@ -155,32 +150,3 @@ def covering_consent(
         if is_active(consent, at) and _serves(consent, recipient, purpose) and _discloses(consent, category):
             return consent
     return None
-
-
-def active_consent_sync(
-    session: Session,
-    client_id: uuid.UUID,
-    recipient: Recipient,
-    purpose: Purpose,
-    category: Category,
-    at: datetime,
-) -> ConsentTerms | None:
-    """The member's consent covering this disclosure at `at`, if any (for workers)."""
-    # Imported here: the store's models import this module's enums.
-    from backend.compliance.part2.consent_store import load_consents_sync
-
-    return covering_consent(load_consents_sync(session, [client_id]), recipient, purpose, category, at)
-
-
-async def active_consent(
-    session: AsyncSession,
-    client_id: uuid.UUID,
-    recipient: Recipient,
-    purpose: Purpose,
-    category: Category,
-    at: datetime,
-) -> ConsentTerms | None:
-    """The member's consent covering this disclosure at `at`, if any."""
-    from backend.compliance.part2.consent_store import load_consents
-
-    return covering_consent(await load_consents(session, [client_id]), recipient, purpose, category, at)
