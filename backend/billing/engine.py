@@ -123,13 +123,12 @@ def produce_claims_many(session: Session, session_ids: Sequence[uuid.UUID]) -> l
         for d in decisions:
             client_id = uuid.UUID(d.client_key)
             event = events.get((sid, client_id))
-            if not d.billed or event is None:
+            if not d.billed or event is None or event.id in billed_before:  # made by an earlier run
                 continue
             claim_rows.append(_claim_row(billing, d, event, now))
-            if event.id not in billed_before:
-                visits[client_id, billing.facts.service_date] += 1
-                if (auth := billing.authorizations.get(client_id)) is not None:
-                    uses[auth.id] += 1
+            visits[client_id, billing.facts.service_date] += 1
+            if (auth := billing.authorizations.get(client_id)) is not None:
+                uses[auth.id] += 1
     if decision_rows:
         # executemany: SQLAlchemy batches the rows into multi-row statements it compiles once
         # (one VALUES list of every row was recompiled per batch: most of the batch's time).

@@ -82,7 +82,7 @@ def load(session: Session, session_id: uuid.UUID) -> SessionBilling | None:
 
 
 def load_many(session: Session, session_ids: Sequence[uuid.UUID]) -> list[SessionBilling]:
-    """The sessions' billing facts in order of their start, in the same 14 queries for 1 or 50 sessions.
+    """The sessions' billing facts in order of their start, in the same 15 to 17 queries for 1 or 40 sessions.
 
     Facts that one session's claims change for a later one (authorization uses, same-day visits)
     are as stored: `produce_claims_many` carries the batch's own effects forward.
