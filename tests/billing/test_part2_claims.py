@@ -9,7 +9,7 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from backend.billing.clearinghouse import FileDropClearinghouse
@@ -24,6 +24,8 @@ from backend.compliance.disclosures.rules import SHORT_NOTICE
 from backend.compliance.part2.consents import RecipientKind
 from backend.compliance.part2.models import Consent, ConsentRecipient
 from backend.database import Database, utcnow
+from backend.documentation.models import SessionRecord
+from backend.documentation.signoff import RecordStatus
 from backend.enrollment.models import Enrollment, EnrollmentStatus
 from backend.settings import Settings
 from backend.tenants.models import Tenant
@@ -183,6 +185,16 @@ def test_a_biller_rebills_the_session_once_a_new_consent_is_recorded(
 
     unknown = api.run("RebillSession", "billing.graphql", sessionId=str(uuid.uuid4()))["rebillSession"]
     assert unknown["__typename"] == "NotFound"
+    with tenant_session(database.engine, clinic.schema_name) as session:
+        session.execute(
+            update(SessionRecord).where(SessionRecord.session_id == day_two).values(status=RecordStatus.DRAFT)
+        )
+        queued_before = session.scalar(select(func.count()).select_from(OutboxMessage))
+    draft = api.run("RebillSession", "billing.graphql", sessionId=str(day_two))["rebillSession"]
+    assert draft["__typename"] == "InvalidInput"
+    assert [(e["field"], e["code"]) for e in draft["errors"]] == [("sessionId", "not_final")]
+    with tenant_session(database.engine, clinic.schema_name) as session:
+        assert session.scalar(select(func.count()).select_from(OutboxMessage)) == queued_before
 
 
 def _enroll_in_an_sud_program(session: Session, seeded: Seeded) -> None:
