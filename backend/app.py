@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from dramatiq import Broker
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -45,8 +44,7 @@ class EnsembleGraphQL(GraphQL[Context, None]):
         if header.lower().startswith("bearer "):
             claims = decode_access_token(self.settings.secret_key, header[7:].strip())
             if claims is not None:
-                async with AsyncSession(self.db.async_engine) as session:
-                    principal = await resolve_principal(session, claims)
+                principal = await resolve_principal(self.db.async_engine, claims)
         client = request.client.host if request.client else None
         return Context(
             request=request if isinstance(request, Request) else None,

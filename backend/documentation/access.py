@@ -13,6 +13,10 @@ Casbin's p2 rules (backend/authorization/policy.csv) say which roles may read or
 under which relation. Single objects are checked with `relations_to` + Casbin; lists are filtered
 in SQL by `visible`, whose clauses are chosen by asking Casbin which relations grant the action,
 so no row leaves the database that Casbin would refuse (tests/documentation/test_privacy_matrix.py).
+
+The viewer's own values enter the SQL as named bound parameters (`viewer_params`), so a clause's
+shape depends only on the viewer's roles and on which of staff and client they are: a loader can
+build its statement once per shape (backend.documentation.shapes) and bind each viewer's values.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, false, or_, select, true
+from sqlalchemy import BindParameter, ColumnElement, Uuid, bindparam, exists, false, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute
 
@@ -61,6 +65,29 @@ class Viewer:
     roles: tuple[str, ...]
     staff_id: uuid.UUID | None = None
     client_id: uuid.UUID | None = None
+
+
+#: The names of the viewer's bound parameters (every per-call value a shaped statement binds starts
+#: with "v_": backend.documentation.shapes refuses to run one without all of them).
+STAFF_PARAM = "v_staff_id"
+CLIENT_PARAM = "v_client_id"
+
+
+def viewer_params(viewer: Viewer) -> dict[str, object]:
+    return {STAFF_PARAM: viewer.staff_id, CLIENT_PARAM: viewer.client_id}
+
+
+def viewer_shape(viewer: Viewer) -> tuple[object, ...]:
+    """What the SQL of `visible` (and of Part 2's `cleared`) depends on besides bound values."""
+    return (viewer.roles, viewer.staff_id is None, viewer.client_id is None)
+
+
+def staff_param(viewer: Viewer) -> BindParameter[uuid.UUID]:
+    return bindparam(STAFF_PARAM, viewer.staff_id, type_=Uuid())
+
+
+def client_param(viewer: Viewer) -> BindParameter[uuid.UUID]:
+    return bindparam(CLIENT_PARAM, viewer.client_id, type_=Uuid())
 
 
 def granting(viewer: Viewer, part: Part, action: str) -> frozenset[str]:
@@ -150,11 +177,11 @@ def _session_clauses(
     clauses: list[ColumnElement[bool]] = []
     if Relation.FACILITATOR in grants:
         facilitated = select(SessionFacilitator.session_id).where(
-            SessionFacilitator.staff_id == viewer.staff_id
+            SessionFacilitator.staff_id == staff_param(viewer)
         )
         clauses.append(session_id.in_(facilitated))
     if Relation.SUPERVISING in grants:
-        supervisees = select(StaffMember.id).where(StaffMember.supervisor_id == viewer.staff_id)
+        supervisees = select(StaffMember.id).where(StaffMember.supervisor_id == staff_param(viewer))
         by_supervisee = select(SessionFacilitator.session_id).where(
             SessionFacilitator.staff_id.in_(supervisees)
         )
@@ -166,14 +193,14 @@ def _member_clauses(viewer: Viewer, grants: frozenset[str], client_id: IdColumn)
     """Being the member, treating them, or supervising one who treats them."""
     clauses: list[ColumnElement[bool]] = []
     if Relation.SELF in grants and viewer.client_id is not None:
-        clauses.append(client_id == viewer.client_id)
+        clauses.append(client_id == client_param(viewer))
     if viewer.staff_id is None:
         return clauses
     if Relation.TREATING in grants:
-        treated = select(CareTeamMember.client_id).where(CareTeamMember.staff_id == viewer.staff_id)
+        treated = select(CareTeamMember.client_id).where(CareTeamMember.staff_id == staff_param(viewer))
         clauses.append(client_id.in_(treated))
     if Relation.SUPERVISING in grants:
-        supervisees = select(StaffMember.id).where(StaffMember.supervisor_id == viewer.staff_id)
+        supervisees = select(StaffMember.id).where(StaffMember.supervisor_id == staff_param(viewer))
         treated_by_supervisee = select(CareTeamMember.client_id).where(
             CareTeamMember.staff_id.in_(supervisees)
         )

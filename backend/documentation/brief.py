@@ -1,7 +1,8 @@
 """The pre-session brief: what a facilitator reads about each member before the group starts.
 
-One query per kind of fact, each over the whole roster (`IN` over the member ids, window functions
-for "the last N per member"), so the number of statements does not grow with the roster:
+One query per kind of fact, each over the whole roster (`= ANY` over the member ids, window functions
+for "the last N per member"), so the number of statements does not grow with the roster; each is
+built once per viewer shape and bound per call (backend.documentation.shapes):
 
 | fact                 | source                                                                      |
 |----------------------|-----------------------------------------------------------------------------|
@@ -27,7 +28,21 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, not_, null, select
+from sqlalchemy import (
+    ARRAY,
+    Date,
+    DateTime,
+    Executable,
+    Uuid,
+    and_,
+    any_,
+    bindparam,
+    case,
+    func,
+    not_,
+    null,
+    select,
+)
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -38,8 +53,9 @@ from backend.clinic.store import clinic_settings
 from backend.compliance.part2.access import Part2Scope, part2_scope
 from backend.compliance.part2.consents import Category
 from backend.database import utcnow
-from backend.documentation.access import Part, Viewer, visible
+from backend.documentation.access import Part, Viewer, viewer_shape, visible
 from backend.documentation.models import BillableEvent, MemberSection, RiskFlag, SessionRecord
+from backend.documentation.shapes import ShapedStatements
 from backend.documentation.signoff import RecordStatus
 from backend.documentation.templates import RiskLevel, Scope
 from backend.enrollment.models import SessionAttendee
@@ -48,6 +64,12 @@ from backend.programs.models import Program
 from backend.scheduling.models import GroupSession, SessionKind, SessionStatus
 
 RECENT_SESSIONS = 4
+
+# Per-call values, bound (backend.documentation.shapes): the statements are built once per shape.
+SESSION_ID = bindparam("v_session_id", type_=Uuid())
+MEMBERS = bindparam("v_members", type_=ARRAY(Uuid()))
+BEFORE = bindparam("v_before", type_=DateTime(timezone=True))
+ON = bindparam("v_on", type_=Date())
 
 
 @dataclass(frozen=True)
@@ -133,34 +155,20 @@ async def read_brief(
     """The brief of a session (None when there is no such session) as the viewer may see it at `at`
     (now); the caller checked the relationship."""
     scope = await part2_scope(session, viewer, at or utcnow())
-    row = (
-        await session.execute(
-            select(GroupSession, Program)
-            .outerjoin(Program, Program.id == GroupSession.program_id)
-            .where(GroupSession.id == session_id)
-        )
-    ).one_or_none()
+    params: dict[str, object] = {SESSION_ID.key: session_id}
+    row = (await session.execute(*_SESSION.bind((), params))).one_or_none()
     if row is None:
         return None
     group_session, program = row
     zone = program.timezone if program is not None else (await clinic_settings(session)).timezone
     on = group_session.starts_at.astimezone(ZoneInfo(zone)).date()
-    roster = (
-        await session.execute(
-            select(
-                SessionAttendee.client_id, SessionAttendee.enrollment_id, Client.first_name, Client.last_name
-            )
-            .join(Client, Client.id == SessionAttendee.client_id)
-            .where(SessionAttendee.session_id == session_id, SessionAttendee.removed_at.is_(None))
-            .order_by(Client.last_name, Client.first_name, Client.id)
-        )
-    ).all()
+    roster = (await session.execute(*_ROSTER.bind((), params))).all()
     ids = [r.client_id for r in roster]
-    before = group_session.starts_at
-    attendance = await _recent_attendance(session, viewer, ids, before, scope) if ids else {}
-    sections = await _last_sections(session, viewer, ids, before, scope) if ids else {}
-    risks = await _open_risks(session, ids) if ids else {}
-    authorizations = await _authorizations(session, ids, on) if ids else {}
+    params |= {**scope.params(), MEMBERS.key: ids, BEFORE.key: group_session.starts_at, ON.key: on}
+    attendance = await _recent_attendance(session, viewer, params, scope) if ids else {}
+    sections = await _last_sections(session, viewer, params, scope) if ids else {}
+    risks = await _open_risks(session, params) if ids else {}
+    authorizations = await _authorizations(session, params) if ids else {}
     caps = {c.client_id: c for c in await visit_caps(session, ids, on)} if ids else {}
     members = tuple(
         BriefMember(
@@ -176,13 +184,28 @@ async def read_brief(
         )
         for r in roster
     )
-    note = await _last_group_note(session, viewer, group_session, scope) if program is not None else None
+    note = await _last_group_note(session, viewer, group_session, params, scope) if program else None
     return SessionBrief(group_session, program, on, members, note)
 
 
-async def _recent_attendance(
-    session: AsyncSession, viewer: Viewer, ids: list[uuid.UUID], before: datetime, scope: Part2Scope
-) -> dict[uuid.UUID, list[PastAttendance]]:
+_SESSION = ShapedStatements(
+    lambda: (
+        select(GroupSession, Program)
+        .outerjoin(Program, Program.id == GroupSession.program_id)
+        .where(GroupSession.id == SESSION_ID)
+    )
+)
+_ROSTER = ShapedStatements(
+    lambda: (
+        select(SessionAttendee.client_id, SessionAttendee.enrollment_id, Client.first_name, Client.last_name)
+        .join(Client, Client.id == SessionAttendee.client_id)
+        .where(SessionAttendee.session_id == SESSION_ID, SessionAttendee.removed_at.is_(None))
+        .order_by(Client.last_name, Client.first_name, Client.id)
+    )
+)
+
+
+def _recent_attendance_statement(viewer: Viewer, scope: Part2Scope) -> Executable:
     sa = SessionAttendee
     cleared = scope.cleared(Category.ATTENDANCE, sa.session_id, sa.client_id)
     n = func.row_number().over(
@@ -203,20 +226,29 @@ async def _recent_attendance(
         .join(GroupSession, GroupSession.id == sa.session_id)
         .outerjoin(Program, Program.id == GroupSession.program_id)
         .where(
-            sa.client_id.in_(ids),
+            sa.client_id == any_(MEMBERS),
             sa.removed_at.is_(None),
-            GroupSession.starts_at < before,
+            GroupSession.starts_at < BEFORE,
             GroupSession.status != SessionStatus.CANCELLED,
             # Filtered before ranking: the last sessions the viewer may see, never a gap.
             visible(viewer, Part.ATTENDANCE, sa.session_id, sa.client_id),
         )
         .subquery()
     )
-    rows = await session.execute(
+    return (
         select(ranked)
         .where(ranked.c.n <= RECENT_SESSIONS)
         .order_by(ranked.c.client_id, ranked.c.starts_at.desc())
     )
+
+
+_RECENT_ATTENDANCE = ShapedStatements(_recent_attendance_statement)
+
+
+async def _recent_attendance(
+    session: AsyncSession, viewer: Viewer, params: dict[str, object], scope: Part2Scope
+) -> dict[uuid.UUID, list[PastAttendance]]:
+    rows = await session.execute(*_RECENT_ATTENDANCE.bind(viewer_shape(viewer), params, viewer, scope))
     found: dict[uuid.UUID, list[PastAttendance]] = {}
     for r in rows:
         found.setdefault(r.client_id, []).append(
@@ -233,9 +265,7 @@ async def _recent_attendance(
     return found
 
 
-async def _last_sections(
-    session: AsyncSession, viewer: Viewer, ids: list[uuid.UUID], before: datetime, scope: Part2Scope
-) -> dict[uuid.UUID, EarlierNote]:
+def _last_sections_statement(viewer: Viewer, scope: Part2Scope) -> Executable:
     ms = MemberSection
     allowed = visible(viewer, Part.MEMBER_SECTION, ms.session_id, ms.client_id)
     cleared = scope.cleared(Category.NOTES, ms.session_id, ms.client_id)
@@ -263,14 +293,23 @@ async def _last_sections(
         )
         .outerjoin(Program, Program.id == GroupSession.program_id)
         .where(
-            ms.client_id.in_(ids),
+            ms.client_id == any_(MEMBERS),
             ms.scope == Scope.MEMBER,
             SessionAttendee.removed_at.is_(None),
-            GroupSession.starts_at < before,
+            GroupSession.starts_at < BEFORE,
         )
         .subquery()
     )
-    rows = await session.execute(select(ranked).where(ranked.c.n == 1))
+    return select(ranked).where(ranked.c.n == 1)
+
+
+_LAST_SECTIONS = ShapedStatements(_last_sections_statement)
+
+
+async def _last_sections(
+    session: AsyncSession, viewer: Viewer, params: dict[str, object], scope: Part2Scope
+) -> dict[uuid.UUID, EarlierNote]:
+    rows = await session.execute(*_LAST_SECTIONS.bind(viewer_shape(viewer), params, viewer, scope))
     return {
         r.client_id: EarlierNote(
             r.session_id,
@@ -284,30 +323,44 @@ async def _last_sections(
     }
 
 
-async def _open_risks(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, list[OpenRisk]]:
-    rows = await session.scalars(
+_OPEN_RISKS = ShapedStatements(
+    lambda: (
         select(RiskFlag)
-        .where(RiskFlag.client_id.in_(ids), RiskFlag.resolved_at.is_(None))
+        .where(RiskFlag.client_id == any_(MEMBERS), RiskFlag.resolved_at.is_(None))
         .order_by(RiskFlag.raised_at.desc())
     )
+)
+
+
+async def _open_risks(session: AsyncSession, params: dict[str, object]) -> dict[uuid.UUID, list[OpenRisk]]:
+    rows = await session.scalars(*_OPEN_RISKS.bind((), params))
     found: dict[uuid.UUID, list[OpenRisk]] = {}
     for f in rows:
         found.setdefault(f.client_id, []).append(OpenRisk(f.id, f.session_id, f.level, f.raised_at))
     return found
 
 
-async def _authorizations(
-    session: AsyncSession, ids: list[uuid.UUID], on: date
-) -> dict[uuid.UUID, AuthorizationLeft]:
+def _authorizations_statement() -> Executable:
     a = Authorization
-    rows = await session.scalars(
+    return (
         select(a)
-        .where(a.client_id.in_(ids), a.starts_on <= on, a.ends_on >= on)
+        .where(a.client_id == any_(MEMBERS), a.starts_on <= ON, a.ends_on >= ON)
         # One per member: an authorization with sessions left before an exhausted one, then the
         # one ending first (the one this session draws on).
         .ext(distinct_on(a.client_id))
         .order_by(a.client_id, (a.sessions_used >= a.sessions_authorized), a.ends_on, a.created_at)
     )
+
+
+_AUTHORIZATIONS = ShapedStatements(_authorizations_statement)
+
+
+async def _authorizations(
+    session: AsyncSession, params: dict[str, object]
+) -> dict[uuid.UUID, AuthorizationLeft]:
+    on = params[ON.key]
+    assert isinstance(on, date)
+    rows = await session.scalars(*_AUTHORIZATIONS.bind((), params))
     found: dict[uuid.UUID, AuthorizationLeft] = {}
     for row in rows:
         left = remaining(row.sessions_authorized, row.sessions_used)
@@ -324,6 +377,28 @@ async def _authorizations(
     return found
 
 
+FIRST_DAY = bindparam("v_first_day", type_=Date())
+LAST_DAY = bindparam("v_last_day", type_=Date())
+
+
+def _visit_caps_statement(primary_only: bool) -> Executable:
+    used = (
+        select(func.count())
+        .where(
+            BillableEvent.client_id == ClientCoverage.client_id,
+            BillableEvent.service_date.between(FIRST_DAY, LAST_DAY),
+        )
+        .scalar_subquery()
+    )
+    stmt = select(ClientCoverage, used.label("used")).where(ClientCoverage.client_id == any_(MEMBERS))
+    if primary_only:
+        stmt = stmt.where(ClientCoverage.priority == CoveragePriority.PRIMARY)
+    return stmt.order_by(ClientCoverage.client_id, ClientCoverage.priority)
+
+
+_VISIT_CAPS = ShapedStatements(_visit_caps_statement)
+
+
 async def visit_caps(
     session: AsyncSession, ids: list[uuid.UUID], on: date, *, primary_only: bool = True
 ) -> list[VisitCap]:
@@ -332,48 +407,50 @@ async def visit_caps(
     A visit is a billable event (a closed session the member attended), whichever coverage pays it.
     """
     first, last = calendar_year(on)
-    used = (
-        select(func.count())
-        .where(
-            BillableEvent.client_id == ClientCoverage.client_id,
-            BillableEvent.service_date.between(first, last),
-        )
-        .scalar_subquery()
-    )
-    stmt = select(ClientCoverage, used.label("used")).where(ClientCoverage.client_id.in_(ids))
-    if primary_only:
-        stmt = stmt.where(ClientCoverage.priority == CoveragePriority.PRIMARY)
-    rows = await session.execute(stmt.order_by(ClientCoverage.client_id, ClientCoverage.priority))
+    params = {MEMBERS.key: ids, FIRST_DAY.key: first, LAST_DAY.key: last}
+    rows = await session.execute(*_VISIT_CAPS.bind(primary_only, params, primary_only))
     return [VisitCap(c.id, c.client_id, c.priority, c.payer_name, c.visit_cap, used) for c, used in rows]
 
 
-async def _last_group_note(
-    session: AsyncSession, viewer: Viewer, group_session: GroupSession, scope: Part2Scope
-) -> EarlierNote | None:
+def _last_group_note_statement(viewer: Viewer, scope: Part2Scope) -> Executable:
     allowed = visible(viewer, Part.GROUP_NOTE, GroupSession.id, None)
     cleared = scope.cleared(Category.NOTES, GroupSession.id, None)
     readable = and_(allowed, cleared)
-    row = (
-        await session.execute(
-            select(
-                GroupSession.id,
-                GroupSession.starts_at,
-                Program.name,
-                case((readable, SessionRecord.group_note), else_=null()).label("content"),
-                readable.label("readable"),
-                and_(allowed, not_(cleared)).label("part2_withheld"),
-            )
-            .join(SessionRecord, SessionRecord.session_id == GroupSession.id)
-            .join(Program, Program.id == GroupSession.program_id)
-            .where(
-                GroupSession.program_id == group_session.program_id,
-                GroupSession.starts_at < group_session.starts_at,
-                SessionRecord.status == RecordStatus.FINAL,
-            )
-            .order_by(GroupSession.starts_at.desc(), GroupSession.id.desc())
-            .limit(1)
+    return (
+        select(
+            GroupSession.id,
+            GroupSession.starts_at,
+            Program.name,
+            case((readable, SessionRecord.group_note), else_=null()).label("content"),
+            readable.label("readable"),
+            and_(allowed, not_(cleared)).label("part2_withheld"),
         )
-    ).one_or_none()
+        .join(SessionRecord, SessionRecord.session_id == GroupSession.id)
+        .join(Program, Program.id == GroupSession.program_id)
+        .where(
+            GroupSession.program_id == PROGRAM_ID,
+            GroupSession.starts_at < BEFORE,
+            SessionRecord.status == RecordStatus.FINAL,
+        )
+        .order_by(GroupSession.starts_at.desc(), GroupSession.id.desc())
+        .limit(1)
+    )
+
+
+PROGRAM_ID = bindparam("v_program_id", type_=Uuid())
+_LAST_GROUP_NOTE = ShapedStatements(_last_group_note_statement)
+
+
+async def _last_group_note(
+    session: AsyncSession,
+    viewer: Viewer,
+    group_session: GroupSession,
+    params: dict[str, object],
+    scope: Part2Scope,
+) -> EarlierNote | None:
+    params = {**params, PROGRAM_ID.key: group_session.program_id}
+    statement = _LAST_GROUP_NOTE.bind(viewer_shape(viewer), params, viewer, scope)
+    row = (await session.execute(*statement)).one_or_none()
     if row is None:
         return None
     return EarlierNote(

@@ -17,14 +17,14 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, literal, not_, or_, select
+from sqlalchemy import Boolean, ColumnElement, Executable, Uuid, and_, bindparam, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.clients.models import Client
 from backend.compliance.part2.access import Part2Scope, part2_scope
 from backend.compliance.part2.consents import Category
 from backend.database import utcnow
-from backend.documentation.access import IdColumn, Part, Viewer, visible
+from backend.documentation.access import IdColumn, Part, Viewer, viewer_shape, visible
 from backend.documentation.models import (
     Addendum,
     MemberSection,
@@ -33,6 +33,7 @@ from backend.documentation.models import (
     SessionRecord,
     SupervisionNote,
 )
+from backend.documentation.shapes import ShapedStatements
 from backend.documentation.signoff import RecordStatus
 from backend.documentation.template_store import template_for
 from backend.documentation.templates import NoteTemplate, template_from_json
@@ -90,32 +91,41 @@ class RecordView:
     group_note_part2_withheld: bool = False
 
 
+#: The session being read, bound per call (backend.documentation.shapes).
+SESSION_ID = bindparam("v_session_id", type_=Uuid())
+
+
+def _record_statement(viewer: Viewer, scope: Part2Scope) -> Executable:
+    return (
+        select(
+            GroupSession,
+            Program,
+            SessionRecord,
+            visible(viewer, Part.GROUP_NOTE, GroupSession.id, None).label("note_allowed"),
+            scope.cleared(Category.NOTES, GroupSession.id, None).label("note_cleared"),
+        )
+        .outerjoin(Program, Program.id == GroupSession.program_id)
+        .outerjoin(SessionRecord, SessionRecord.session_id == GroupSession.id)
+        .where(GroupSession.id == SESSION_ID)
+    )
+
+
+_RECORD = ShapedStatements(_record_statement)
+
+
 async def read_record(
     session: AsyncSession, viewer: Viewer, session_id: uuid.UUID, at: datetime | None = None
 ) -> RecordView | None:
     """The record as `viewer` may see it at `at` (now); None when the session does not exist or shows
     them nothing."""
     scope = await part2_scope(session, viewer, at or utcnow())
-    cleared = scope.cleared(Category.NOTES, GroupSession.id, None)
-    row = (
-        await session.execute(
-            select(
-                GroupSession,
-                Program,
-                SessionRecord,
-                visible(viewer, Part.GROUP_NOTE, GroupSession.id, None).label("note_allowed"),
-                cleared.label("note_cleared"),
-            )
-            .outerjoin(Program, Program.id == GroupSession.program_id)
-            .outerjoin(SessionRecord, SessionRecord.session_id == GroupSession.id)
-            .where(GroupSession.id == session_id)
-        )
-    ).one_or_none()
+    params = {**scope.params(), SESSION_ID.key: session_id}
+    row = (await session.execute(*_RECORD.bind(viewer_shape(viewer), params, viewer, scope))).one_or_none()
     if row is None:
         return None
     group_session, program, record, note_allowed, note_cleared = row
     note_visible = bool(note_allowed and note_cleared)
-    members = await _members(session, viewer, session_id, scope)
+    members = await _members(session, viewer, params, scope)
     if not note_allowed and not members:
         return None
     if record is not None:
@@ -133,24 +143,21 @@ async def read_record(
         group_note=(record.group_note if record else {}) if note_visible else None,
         group_note_withheld=not note_visible,
         members=members,
-        signers=await _signers(session, session_id),
+        signers=await _signers(session, params),
         group_note_part2_withheld=bool(note_allowed and not note_cleared),
     )
     if record is not None:
-        await _narrative(session, viewer, view, note_visible, scope)
+        await _narrative(session, viewer, view, {**params, NOTE_VISIBLE.key: note_visible}, scope)
     return view
 
 
-async def _members(
-    session: AsyncSession, viewer: Viewer, session_id: uuid.UUID, scope: Part2Scope
-) -> list[MemberView]:
-    """Roster rows the viewer may see the attendance of, each with its section when readable."""
+def _members_statement(viewer: Viewer, scope: Part2Scope) -> Executable:
     sa = SessionAttendee
     section_allowed = visible(viewer, Part.MEMBER_SECTION, sa.session_id, sa.client_id)
     notes_cleared = scope.cleared(Category.NOTES, sa.session_id, sa.client_id)
     attendance_cleared = scope.cleared(Category.ATTENDANCE, sa.session_id, sa.client_id)
     section_visible = and_(section_allowed, notes_cleared)
-    rows = await session.execute(
+    return (
         select(
             SessionAttendee,
             Client.first_name,
@@ -170,11 +177,21 @@ async def _members(
             ),
         )
         .where(
-            SessionAttendee.session_id == session_id,
+            SessionAttendee.session_id == SESSION_ID,
             visible(viewer, Part.ATTENDANCE, SessionAttendee.session_id, SessionAttendee.client_id),
         )
         .order_by(Client.last_name, Client.first_name, Client.id)
     )
+
+
+_MEMBERS = ShapedStatements(_members_statement)
+
+
+async def _members(
+    session: AsyncSession, viewer: Viewer, params: dict[str, object], scope: Part2Scope
+) -> list[MemberView]:
+    """Roster rows the viewer may see the attendance of, each with its section when readable."""
+    rows = await session.execute(*_MEMBERS.bind(viewer_shape(viewer), params, viewer, scope))
     return [
         _member_view(a, first, last, section, readable, part2_section, attendance_cleared)
         for a, first, last, section, readable, part2_section, attendance_cleared in rows
@@ -213,8 +230,8 @@ def _member_view(
     )
 
 
-async def _signers(session: AsyncSession, session_id: uuid.UUID) -> list[SignerView]:
-    rows = await session.execute(
+def _signers_statement() -> Executable:
+    return (
         select(SessionFacilitator, StaffMember.display_name, RecordSignature)
         .join(StaffMember, StaffMember.id == SessionFacilitator.staff_id)
         .outerjoin(
@@ -224,46 +241,62 @@ async def _signers(session: AsyncSession, session_id: uuid.UUID) -> list[SignerV
                 RecordSignature.staff_id == SessionFacilitator.staff_id,
             ),
         )
-        .where(SessionFacilitator.session_id == session_id)
+        .where(SessionFacilitator.session_id == SESSION_ID)
         .order_by(SessionFacilitator.role.desc(), StaffMember.display_name)  # lead before co
     )
+
+
+_SIGNERS = ShapedStatements(_signers_statement)
+
+
+async def _signers(session: AsyncSession, params: dict[str, object]) -> list[SignerView]:
+    rows = await session.execute(*_SIGNERS.bind((), params))
     return [SignerView(f.staff_id, name, f.role.value, signature) for f, name, signature in rows]
 
 
+#: Whether the viewer may read the group note (observations and addenda not about a member follow it).
+NOTE_VISIBLE = bindparam("v_note_visible", type_=Boolean())
+
+
+def _readable(viewer: Viewer, scope: Part2Scope, client_id: IdColumn) -> ColumnElement[bool]:
+    """An observation or addendum: about a member under that member's section rule, else the group
+    note's."""
+    about_member = and_(
+        visible(viewer, Part.MEMBER_SECTION, SESSION_ID, client_id),
+        scope.cleared(Category.NOTES, SESSION_ID, client_id),
+    )
+    return or_(and_(client_id.is_(None), NOTE_VISIBLE), and_(client_id.is_not(None), about_member))
+
+
+_OBSERVATIONS = ShapedStatements(
+    lambda viewer, scope: (
+        select(Observation)
+        .where(Observation.session_id == SESSION_ID, _readable(viewer, scope, Observation.client_id))
+        .order_by(Observation.updated_at)
+    )
+)
+_ADDENDA = ShapedStatements(
+    lambda viewer, scope: (
+        select(Addendum)
+        .where(Addendum.session_id == SESSION_ID, _readable(viewer, scope, Addendum.client_id))
+        .order_by(Addendum.created_at)
+    )
+)
+_SUPERVISION_NOTES = ShapedStatements(
+    lambda: (
+        select(SupervisionNote)
+        .where(SupervisionNote.session_id == SESSION_ID)
+        .order_by(SupervisionNote.created_at)
+    )
+)
+
+
 async def _narrative(
-    session: AsyncSession, viewer: Viewer, view: RecordView, note_visible: bool, scope: Part2Scope
+    session: AsyncSession, viewer: Viewer, view: RecordView, params: dict[str, object], scope: Part2Scope
 ) -> None:
-    """Observations and addenda: about a member under that member's section rule, else the group note's."""
-    session_id = view.group_session.id
-
-    def readable(client_id: IdColumn) -> ColumnElement[bool]:
-        about_member = and_(
-            visible(viewer, Part.MEMBER_SECTION, literal(session_id), client_id),
-            scope.cleared(Category.NOTES, literal(session_id), client_id),
-        )
-        return or_(
-            and_(client_id.is_(None), literal(note_visible)), and_(client_id.is_not(None), about_member)
-        )
-
-    view.observations = list(
-        await session.scalars(
-            select(Observation)
-            .where(Observation.session_id == session_id, readable(Observation.client_id))
-            .order_by(Observation.updated_at)
-        )
-    )
-    view.addenda = list(
-        await session.scalars(
-            select(Addendum)
-            .where(Addendum.session_id == session_id, readable(Addendum.client_id))
-            .order_by(Addendum.created_at)
-        )
-    )
-    if note_visible:
-        view.supervision_notes = list(
-            await session.scalars(
-                select(SupervisionNote)
-                .where(SupervisionNote.session_id == session_id)
-                .order_by(SupervisionNote.created_at)
-            )
-        )
+    """Observations, addenda and (with the group note) supervision notes."""
+    shape = viewer_shape(viewer)
+    view.observations = list(await session.scalars(*_OBSERVATIONS.bind(shape, params, viewer, scope)))
+    view.addenda = list(await session.scalars(*_ADDENDA.bind(shape, params, viewer, scope)))
+    if params[NOTE_VISIBLE.key]:
+        view.supervision_notes = list(await session.scalars(*_SUPERVISION_NOTES.bind((), params)))

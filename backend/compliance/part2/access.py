@@ -23,6 +23,7 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     BindParameter,
     ColumnElement,
     CompoundSelect,
@@ -30,7 +31,9 @@ from sqlalchemy import (
     Row,
     Select,
     Uuid,
+    all_,
     and_,
+    any_,
     bindparam,
     exists,
     func,
@@ -53,7 +56,7 @@ from backend.compliance.part2.segmentation import (
     Part2Relation,
     part2_relations,
 )
-from backend.documentation.access import ANY, IdColumn, Part, Viewer
+from backend.documentation.access import ANY, IdColumn, Part, Viewer, client_param, staff_param, viewer_params
 from backend.enrollment.models import Enrollment, SessionAttendee
 from backend.programs.models import Program
 from backend.scheduling.models import GroupSession, SessionFacilitator
@@ -256,14 +259,12 @@ def _part2_programs_of(client_ids: Sequence[uuid.UUID]) -> CompoundSelect[uuid.U
     )
 
 
-def _treated_by_part2(
-    client_id: IdColumn, programs: frozenset[uuid.UUID] | None = None
-) -> ColumnElement[bool]:
+def _treated_by_part2(client_id: IdColumn, programs: BindParameter[Any] | None = None) -> ColumnElement[bool]:
     """SQL: a Part 2 program (one of `programs`, when given) treats the member."""
     clauses = []
     for stmt in _enrolled_or_attended():
         member, program = stmt.selected_columns
-        condition = [member == client_id] + ([program.in_(sorted(programs))] if programs is not None else [])
+        condition = [member == client_id] + ([program == any_(programs)] if programs is not None else [])
         clauses.append(exists(stmt.where(*condition)))
     return or_(*clauses)
 
@@ -288,6 +289,16 @@ def _scope_statement() -> Select[Any]:
     )
 
 
+def _uuid_array(name: str, values: frozenset[uuid.UUID]) -> BindParameter[Any]:
+    return bindparam(name, sorted(values), type_=ARRAY(Uuid()))
+
+
+#: The scope's bound parameters (with the viewer's: backend.documentation.access.viewer_params).
+AT_PARAM = "v_at"
+PROGRAMS_PARAM = "v_programs"
+BREAK_GLASS_PARAM = "v_break_glass"
+
+
 @dataclass(frozen=True)
 class Part2Scope:
     """A viewer's Part 2 standing at one instant, loaded once per read, that writes the loaders' SQL.
@@ -304,6 +315,15 @@ class Part2Scope:
     programs: frozenset[uuid.UUID] = frozenset()
     break_glass: frozenset[uuid.UUID] = frozenset()
 
+    def params(self) -> dict[str, object]:
+        """The bound values of the SQL this scope writes (the viewer's own included)."""
+        return {
+            **viewer_params(self.viewer),
+            AT_PARAM: self.at,
+            PROGRAMS_PARAM: sorted(self.programs),
+            BREAK_GLASS_PARAM: sorted(self.break_glass),
+        }
+
     def cleared(
         self, category: Category, session_id: IdColumn, client_id: IdColumn | None
     ) -> ColumnElement[bool]:
@@ -311,14 +331,13 @@ class Part2Scope:
         is not Part 2, or the viewer may read it. Combine with `visible` for the session record rule."""
         if ANY in self.grants:
             return true()
-        own = self.programs if Part2Relation.PROGRAM in self.grants else frozenset()
         gs, program = _P2_SESSION, _P2_SESSION_PROGRAM
         # Sessions of Part 2 programs the viewer does not work in: only these need a member relation.
         foreign = (
-            select(gs.c.id)
-            .join(program, program.c.id == gs.c.program_id)
-            .where(program.c.part2.is_(True), program.c.id.not_in(own))
+            select(gs.c.id).join(program, program.c.id == gs.c.program_id).where(program.c.part2.is_(True))
         )
+        if Part2Relation.PROGRAM in self.grants:
+            foreign = foreign.where(program.c.id != all_(self._programs()))
         clauses: list[ColumnElement[bool]] = [session_id.not_in(foreign)]
         if client_id is None:
             attendee = _GROUP_ATTENDEE
@@ -335,21 +354,24 @@ class Part2Scope:
         if ANY in self.grants:
             return true()
         clauses: list[ColumnElement[bool]] = [~_treated_by_part2(client_id)]
-        if Part2Relation.PROGRAM in self.grants and self.programs:
-            clauses.append(_treated_by_part2(client_id, self.programs))
+        if Part2Relation.PROGRAM in self.grants:
+            clauses.append(_treated_by_part2(client_id, self._programs()))
         clauses += self._member_clauses(Category.DIAGNOSES, client_id)
         return or_(*clauses)
+
+    def _programs(self) -> BindParameter[Any]:
+        return _uuid_array(PROGRAMS_PARAM, self.programs)
 
     def _member_clauses(self, category: Category, client_id: IdColumn) -> list[ColumnElement[bool]]:
         """Being the member, holding a grant for them, or a consent of theirs covering the viewer."""
         viewer = self.viewer
         clauses: list[ColumnElement[bool]] = []
         if Part2Relation.SELF in self.grants and viewer.client_id is not None:
-            clauses.append(client_id == viewer.client_id)
+            clauses.append(client_id == client_param(viewer))
         if viewer.staff_id is None:
             return clauses
-        if Part2Relation.BREAK_GLASS in self.grants and self.break_glass:
-            clauses.append(client_id.in_(sorted(self.break_glass)))
+        if Part2Relation.BREAK_GLASS in self.grants:
+            clauses.append(client_id == any_(_uuid_array(BREAK_GLASS_PARAM, self.break_glass)))
         for relation, purpose in CONSENT_PURPOSES.items():
             if relation in self.grants:
                 clauses.append(client_id.in_(self._consenting(purpose, category)))
@@ -358,17 +380,16 @@ class Part2Scope:
     def _consenting(self, purpose: Purpose, category: Category) -> Select[uuid.UUID]:
         """Members with a consent active at `at` covering the viewer for `purpose` and `category`: the
         SQL twin of `covering_consent` over the viewer's recipients (`Part2Facts.recipients`)."""
-        consent, recipient, at = _CONSENT, _RECIPIENT, self.at
+        consent, recipient = _CONSENT, _RECIPIENT
+        at = bindparam(AT_PARAM, self.at, type_=DateTime(timezone=True))
         named = [
-            and_(recipient.c.kind == RecipientKind.PERSON, recipient.c.recipient_id == self.viewer.staff_id)
+            and_(
+                recipient.c.kind == RecipientKind.PERSON, recipient.c.recipient_id == staff_param(self.viewer)
+            ),
+            and_(
+                recipient.c.kind == RecipientKind.PROGRAM, recipient.c.recipient_id == any_(self._programs())
+            ),
         ]
-        if self.programs:
-            named.append(
-                and_(
-                    recipient.c.kind == RecipientKind.PROGRAM,
-                    recipient.c.recipient_id.in_(sorted(self.programs)),
-                )
-            )
         if purpose in TPO_PURPOSES:
             named.append(recipient.c.kind == RecipientKind.TPO)
         return (
