@@ -183,6 +183,14 @@ def _client_loader(context: Context) -> DataLoader[uuid.UUID, Client | None]:
     return DataLoader(load_fn=load)
 
 
+PART2_DIAGNOSIS_WITHHELD = FieldProblem(
+    "diagnosis.code",
+    "part2_withheld",
+    "this member's substance use diagnoses are Part 2 records you may not see: a consent or a "
+    "break-the-glass grant is needed to record one",
+)
+
+
 def _diagnosis_loader(context: Context) -> DataLoader[uuid.UUID, tuple[list[ClientDiagnosis], bool]]:
     """Each member's current diagnoses, and whether their SUD diagnoses are cleared for the caller
     under Part 2 (two SQL statements for the batch, the rule of backend.compliance.part2.access)."""
@@ -415,6 +423,12 @@ class ClientMutations:
         problems = validate_diagnosis("diagnosis", draft, await clinic_today(info.context.session))
         if problems:
             return InvalidInput.of(problems)
+        if is_part2_diagnosis(draft.code):
+            # The member's SUD diagnoses may be Part 2 records hidden from the caller: answering
+            # "duplicate" would reveal one, so the answer must not depend on them.
+            _, cleared = await info.context.loader("client_diagnoses", _diagnosis_loader).load(client.id)
+            if not cleared:
+                return InvalidInput.of([PART2_DIAGNOSIS_WITHHELD])
         row = await add_diagnosis(info.context.session, client.id, draft, "diagnosis.code")
         info.context.audit("create", "diagnosis", str(row.id), client.id)
         return ClientChanged(client=ClientNode.of(client))

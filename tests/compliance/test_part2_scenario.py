@@ -41,12 +41,14 @@ from tests.test_group_lifecycle import contract
 from tests.waitlist.factories import make_program
 
 FILE = "part2.graphql"
-#: The reads that show Part 2 content live with their workflow's operations.
+#: The reads that show Part 2 content (and the writes that could reveal it) live with their
+#: workflow's operations.
 READS = {
     "MemberRecord": "documentation_reads.graphql",
     "PreSessionBrief": "documentation_reads.graphql",
     "SessionRecord": "session_record.graphql",
     "GetClientClinical": "clients.graphql",
+    "AddDiagnosis": "clients.graphql",
 }
 SUD_NOTE = "Relapse prevention: urge surfing and high-risk situations."
 SUD_SECTION = "Marta named her drinking triggers and a refusal script."
@@ -246,6 +248,31 @@ def test_an_outside_clinician_sees_part2_content_only_while_a_consent_covers_the
     assert_withheld(s)
     listed = s.desk.data("MemberConsents", memberId=str(s.marta))["memberConsents"]
     assert [(c["active"], c["revocationReason"]) for c in listed] == [(False, "Written revocation")]
+
+
+def test_adding_a_sud_diagnosis_never_reveals_a_withheld_one(scenario: Scenario) -> None:
+    """Theo may not see Marta's F10.20: trying to add it, or another SUD code, gets the same answer,
+    which says nothing of the codes she has. Under her consent, the duplicate is named as such."""
+    s = scenario
+
+    def add(code: str) -> Any:
+        diagnosis = {"code": code, "notedOn": "2026-02-01", "primary": False}
+        return s.theo.data("AddDiagnosis", input={"clientId": str(s.marta), "diagnosis": diagnosis})[
+            "addDiagnosis"
+        ]
+
+    held, absent = add("F10.20"), add("F11.20")
+    assert held == absent
+    assert held["__typename"] == "InvalidInput" and (held["field"], held["code"]) == (
+        "diagnosis.code",
+        "part2_withheld",
+    )
+    assert add("F41.1")["__typename"] == "ClientChanged"  # not a Part 2 code: recorded as usual
+    s.consent_to_dbt()
+    again = add("F10.20")
+    assert (again["__typename"], again["code"]) == ("InvalidInput", "duplicate")
+    assert add("F11.20")["__typename"] == "ClientChanged"
+    assert set(s.marta_diagnoses()) == {"sud", "F11.20", "F33.1", "F41.1"}
 
 
 def test_the_facilitator_inside_the_part2_program_sees_it_without_consent(scenario: Scenario) -> None:
