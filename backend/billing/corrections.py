@@ -1,7 +1,8 @@
 """Correcting a claim the payer already has: a replacement (frequency 7) or a void (8), never an edit.
 
 A replacement is re-decided from the session as it stands now (e.g. after an addendum changed the
-member's diagnoses or coverage); a void withdraws the claim and gives back the authorization use.
+member's diagnoses or coverage), under the original's authorization; a void withdraws the claim and
+gives back the authorization use.
 A member removed from a final record has their claim withdrawn: deleted while still unsent, voided
 once the payer has it.
 """
@@ -9,6 +10,7 @@ once the payer has it.
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -82,6 +84,11 @@ def replace_claim(session: Session, claim_id: uuid.UUID) -> Claim:
         raise InputRejected(
             [FieldProblem("claimId", "no_longer_billable", f"not billable now ({codes}): void it instead")]
         )
+    # The replacement corrects the original service: it carries the authorization the original used
+    # (and counted), not the one a new claim would draw on now (which may be another, or none).
+    used = session.get(Authorization, original.authorization_id) if original.authorization_id else None
+    others = {c: a for c, a in billing.authorizations.items() if c != original.client_id}
+    billing = replace(billing, authorizations=others | ({original.client_id: used} if used else {}))
     number = claim_number()
     subscriber, claim = build_claim(billing, decision, number, "7", original.payer_claim_number)
     document = with_part2(claim_document(subscriber, claim), billing.part2.get(original.client_id))

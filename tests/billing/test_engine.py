@@ -14,8 +14,9 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
+from backend.billing.corrections import replace_claim
 from backend.billing.engine import SESSION_CLOSED, produce_claims
-from backend.billing.models import BillingDecision, Claim, ClaimFormat, Payer, PayerRuleVersion
+from backend.billing.models import BillingDecision, Claim, ClaimFormat, ClaimStatus, Payer, PayerRuleVersion
 from backend.billing.payer_rules import PayerRules, rules_as_json
 from backend.clients.models import Authorization, Client, ClientCoverage, ClientDiagnosis
 from backend.database import Database
@@ -148,3 +149,26 @@ def test_running_the_engine_again_never_duplicates_a_claim_or_an_authorization_u
     with tenant_session(s.database.engine, s.clinic.schema_name) as session:
         assert len(list(session.scalars(select(Claim)))) == 7
         assert session.scalars(select(Authorization)).one().sessions_used == 4
+
+
+def test_a_replacement_claim_carries_the_authorization_the_original_used(billed: Scenario) -> None:
+    """After AUTH-77 ran out and AUTH-88 took over, correcting the session's claim (frequency 7) still
+    names AUTH-77: the replacement corrects the original service, which that authorization covered."""
+    s = billed
+    _run_outbox(s)
+    member = s.group.members[2].client_id
+    with tenant_session(s.database.engine, s.clinic.schema_name) as session:
+        original = session.scalars(select(Claim).where(Claim.client_id == member)).one()
+        original.status, original.payer_claim_number = ClaimStatus.PAID, "PAYER-1"
+        used = session.scalars(select(Authorization)).one()
+        used.sessions_used = used.sessions_authorized
+        session.add(
+            Authorization(
+                client_id=member, coverage_id=used.coverage_id, reference="AUTH-88", sessions_authorized=12,
+                sessions_used=0, starts_on=date(2026, 1, 1), ends_on=date(2026, 12, 31),
+            )
+        )  # fmt: skip
+    with tenant_session(s.database.engine, s.clinic.schema_name) as session:
+        replacement = replace_claim(session, original.id)
+    assert replacement.frequency == "7" and replacement.authorization_id == used.id
+    assert replacement.document["claim"]["prior_auth"] == "AUTH-77"
