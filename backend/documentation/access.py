@@ -26,7 +26,19 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BindParameter, ColumnElement, Uuid, bindparam, exists, false, or_, select, true
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Executable,
+    Uuid,
+    bindparam,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute
 
@@ -103,41 +115,53 @@ def allowed(viewer: Viewer, part: Part, action: str, relations: frozenset[Relati
     return any(authorizer.allowed_as(viewer.roles, part, action, r) for r in (ANY, *relations))
 
 
+def _relations_statement(whole_group: bool) -> Executable:
+    """The session's members (the given one, or with `whole_group` every attendee), its facilitators,
+    the members' treating staff and the viewer's supervisees, as four arrays in one statement."""
+    session_id = bindparam("v_session_id", type_=Uuid())
+    if whole_group:
+        members = select(SessionAttendee.client_id).where(SessionAttendee.session_id == session_id)
+    else:
+        members = select(bindparam("v_member_id", type_=Uuid()))
+    return select(
+        func.array(members.scalar_subquery()).label("members"),
+        func.array(
+            select(SessionFacilitator.staff_id)
+            .where(SessionFacilitator.session_id == session_id)
+            .scalar_subquery()
+        ).label("facilitators"),
+        func.array(
+            select(CareTeamMember.staff_id).where(CareTeamMember.client_id.in_(members)).scalar_subquery()
+        ).label("treating"),
+        func.array(
+            select(StaffMember.id)
+            .where(StaffMember.supervisor_id == bindparam(STAFF_PARAM, type_=Uuid()))
+            .scalar_subquery()
+        ).label("supervised"),
+    )
+
+
+_RELATIONS = {whole_group: _relations_statement(whole_group) for whole_group in (False, True)}
+
+
 async def relations_to(
     session: AsyncSession, viewer: Viewer, session_id: uuid.UUID, client_id: uuid.UUID | None
 ) -> frozenset[Relation]:
     """The viewer's relations to a member's section (`client_id`) or to the group note (None): for the
-    group note, a relation to any attendee counts, as in `visible`."""
-    members = (
-        [client_id]
-        if client_id is not None
-        else list(
-            await session.scalars(
-                select(SessionAttendee.client_id).where(SessionAttendee.session_id == session_id)
-            )
-        )
-    )
+    group note, a relation to any attendee counts, as in `visible`. One statement."""
+    params = {"v_session_id": session_id, "v_member_id": client_id, STAFF_PARAM: viewer.staff_id}
+    row = (await session.execute(_RELATIONS[client_id is None], params)).one()
     found: set[Relation] = set()
-    if viewer.client_id is not None and viewer.client_id in members:
+    if viewer.client_id is not None and viewer.client_id in row.members:
         found.add(Relation.SELF)
     if viewer.staff_id is None:
         return frozenset(found)
-    facilitators = set(
-        await session.scalars(
-            select(SessionFacilitator.staff_id).where(SessionFacilitator.session_id == session_id)
-        )
-    )
-    treating = set(
-        await session.scalars(select(CareTeamMember.staff_id).where(CareTeamMember.client_id.in_(members)))
-    )
-    supervised = set(
-        await session.scalars(select(StaffMember.id).where(StaffMember.supervisor_id == viewer.staff_id))
-    )
+    facilitators, treating = set(row.facilitators), set(row.treating)
     if viewer.staff_id in facilitators:
         found.add(Relation.FACILITATOR)
     if viewer.staff_id in treating:
         found.add(Relation.TREATING)
-    if supervised & (facilitators | treating):
+    if set(row.supervised) & (facilitators | treating):
         found.add(Relation.SUPERVISING)
     return frozenset(found)
 

@@ -150,11 +150,15 @@ class SessionBrief:
 
 
 async def read_brief(
-    session: AsyncSession, viewer: Viewer, session_id: uuid.UUID, at: datetime | None = None
+    session: AsyncSession,
+    viewer: Viewer,
+    session_id: uuid.UUID,
+    at: datetime | None = None,
+    scope: Part2Scope | None = None,
 ) -> SessionBrief | None:
     """The brief of a session (None when there is no such session) as the viewer may see it at `at`
-    (now); the caller checked the relationship."""
-    scope = await part2_scope(session, viewer, at or utcnow())
+    (now), or under the Part 2 `scope` the caller loaded; the caller checked the relationship."""
+    scope = scope or await part2_scope(session, viewer, at or utcnow())
     params: dict[str, object] = {SESSION_ID.key: session_id}
     row = (await session.execute(*_SESSION.bind((), params))).one_or_none()
     if row is None:

@@ -114,11 +114,15 @@ _RECORD = ShapedStatements(_record_statement)
 
 
 async def read_record(
-    session: AsyncSession, viewer: Viewer, session_id: uuid.UUID, at: datetime | None = None
+    session: AsyncSession,
+    viewer: Viewer,
+    session_id: uuid.UUID,
+    at: datetime | None = None,
+    scope: Part2Scope | None = None,
 ) -> RecordView | None:
     """The record as `viewer` may see it at `at` (now); None when the session does not exist or shows
-    them nothing."""
-    scope = await part2_scope(session, viewer, at or utcnow())
+    them nothing. `scope`: the viewer's Part 2 standing when the caller loaded it already."""
+    scope = scope or await part2_scope(session, viewer, at or utcnow())
     params = {**scope.params(), SESSION_ID.key: session_id}
     row = (await session.execute(*_RECORD.bind(viewer_shape(viewer), params, viewer, scope))).one_or_none()
     if row is None:

@@ -12,7 +12,7 @@ from dramatiq import Broker
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
-from backend.compliance.audit.events import Actor, audit_event
+from backend.compliance.audit.events import Actor, audit_row, insert_audit_rows
 from backend.database import Database
 from backend.graphql.errors import Unauthenticated
 from backend.graphql.session import RequestSession
@@ -37,6 +37,8 @@ class Context:
     broker: Broker | None = None
     loaders: dict[str, Any] = field(default_factory=dict)
     _session: AsyncSession | None = None
+    # Audit events of this request, written in one INSERT when its transaction commits.
+    _audit_events: list[dict[str, object]] = field(default_factory=list)
 
     @property
     def session(self) -> AsyncSession:
@@ -74,17 +76,28 @@ class Context:
         """Record an audit event in the request's transaction (committed with the read or write)."""
         principal = self.require_principal()
         actor = Actor(principal.user_id, principal.tenant_id, principal.roles, self.client_address)
-        self.session.add(
-            audit_event(actor, action, resource_type, resource_id, member_id, self.operation_name)
+        self._audit_events.append(
+            audit_row(actor, action, resource_type, resource_id, member_id, self.operation_name)
         )
 
+    def audit_mark(self) -> int:
+        return len(self._audit_events)
+
+    def discard_audit_since(self, mark: int) -> None:
+        """Drop the events of a mutation field whose savepoint rolled back (it stored nothing)."""
+        del self._audit_events[mark:]
+
     async def finish(self, commit: bool) -> None:
-        """Commit (or roll back) the request's transaction, then send the outbox rows it wrote."""
-        if self._session is None:
+        """Commit (or roll back) the request's transaction with its audit events, then send the outbox
+        rows it wrote."""
+        events, self._audit_events = self._audit_events, []
+        if self._session is None and not (commit and events):
             return
-        session, self._session = self._session, None
+        session, self._session = self.session, None
         try:
             if commit:
+                if events:
+                    await insert_audit_rows(session, events)
                 await session.commit()
             else:
                 await session.rollback()

@@ -7,6 +7,7 @@ filtered in SQL by the same rules (backend.documentation.views).
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -14,6 +15,8 @@ import strawberry
 from strawberry.scalars import JSON
 
 from backend.authorization.roles import Role
+from backend.compliance.part2.access import Part2Scope, part2_scope
+from backend.database import utcnow
 from backend.documentation import signing, store
 from backend.documentation.access import Part, Viewer, allowed, relations_to
 from backend.documentation.models import RiskFlag
@@ -49,10 +52,26 @@ from backend.staff.store import staff_for_user
 
 
 async def viewer_of(context: Context) -> Viewer:
-    """The caller as the record's privacy rules see them (their staff record found once per call)."""
+    """The caller as the record's privacy rules see them (their staff record found once per request,
+    shared by sibling fields that resolve concurrently)."""
     principal = context.require_principal()
-    staff = await staff_for_user(context.session, principal.user_id)
-    return Viewer(principal.roles, staff.id if staff else None, principal.client_id)
+
+    async def find() -> Viewer:
+        staff = await staff_for_user(context.session, principal.user_id)
+        return Viewer(principal.roles, staff.id if staff else None, principal.client_id)
+
+    found: asyncio.Task[Viewer] = context.loader("viewer", lambda _: asyncio.ensure_future(find()))
+    return await found
+
+
+async def scope_of(context: Context, viewer: Viewer) -> Part2Scope:
+    """The caller's Part 2 standing as the request began, loaded once for the request's reads."""
+
+    async def load() -> Part2Scope:
+        return await part2_scope(context.session, viewer, utcnow())
+
+    loaded: asyncio.Task[Part2Scope] = context.loader("part2_scope", lambda _: asyncio.ensure_future(load()))
+    return await loaded
 
 
 async def _require(
@@ -148,7 +167,8 @@ class SessionRecordQueries:
         """The session's record as you may see it: null when the session shows you nothing."""
         context = info.context
         sid = parse_id(session_id, "sessionId", in_input=False)
-        view = await read_record(context.session, await viewer_of(context), sid)
+        viewer = await viewer_of(context)
+        view = await read_record(context.session, viewer, sid, scope=await scope_of(context, viewer))
         if view is None:
             return None
         context.audit("read", "session_record", str(sid))

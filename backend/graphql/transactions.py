@@ -1,8 +1,8 @@
 """One transaction per request; one savepoint per mutation field.
 
 Each mutation field runs in a savepoint that is rolled back when it raises or returns a typed
-error, so bad input stores nothing; the request's transaction (holding the audit events of
-every read) commits when the operation ends.
+error, so bad input stores nothing (its audit events are dropped with it); the request's
+transaction commits with the audit events of every read when the operation ends.
 """
 
 from __future__ import annotations
@@ -26,18 +26,22 @@ class Atomic(FieldExtension):
     async def resolve_async(
         self, next_: Callable[..., Awaitable[Any]], source: Any, info: strawberry.Info, **kwargs: Any
     ) -> Any:
-        session = info.context.session
-        savepoint = await session.begin_nested()
+        context = info.context
+        savepoint = await context.session.begin_nested()
+        mark = context.audit_mark()
         try:
             result = await next_(source, info, **kwargs)
         except InputRejected as rejected:
             await savepoint.rollback()
+            context.discard_audit_since(mark)
             return InvalidInput.of(rejected.problems)
         except BaseException:
             await savepoint.rollback()
+            context.discard_audit_since(mark)
             raise
         if is_user_error(result):
             await savepoint.rollback()
+            context.discard_audit_since(mark)
         else:
             await savepoint.commit()
         return result

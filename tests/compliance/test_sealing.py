@@ -8,7 +8,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import suppress
 from pathlib import Path
 
 import pytest
@@ -22,7 +21,6 @@ from typer.testing import CliRunner
 
 from backend.compliance.audit import cli as audit_cli
 from backend.compliance.audit.chain import hash_at
-from backend.compliance.audit.events import Actor, AuditEvent, audit_event
 from backend.compliance.audit.sealed_models import SealedAuditEntry
 from backend.compliance.audit.sealing import entry_from_row, seal_clinic, verify_clinic
 from backend.compliance.audit.verification import ProblemKind
@@ -31,7 +29,7 @@ from backend.database import Database
 from backend.tenants.migrations import script_directory, upgrade_tenant_schema
 from backend.tenants.models import Tenant
 from backend.tenants.registry import TenantRef, TenantRegistry
-from backend.tenants.routing import tenant_engine, tenant_session
+from backend.tenants.routing import tenant_engine
 from backend.workers.audit_sealing import AUDIT_QUEUE, SealingNudger
 from backend.workers.broker import setup_broker
 from tests.compliance.audit_support import (
@@ -387,23 +385,3 @@ def test_a_real_worker_process_seals_events_left_in_the_table(
     time.sleep(0.5)
     assert [r.source_id for _, r in sealed_records(database, clinic)] == ids
     assert verify_clinic(database.engine, clinic.schema_name, clinic.id).ok
-
-
-def test_captured_events_are_written_in_the_order_added_and_roll_back_with_their_transaction(
-    database: Database, make_clinic: Callable[..., Tenant]
-) -> None:
-    """Events added around an autoflush keep their order; those of a rolled-back savepoint are not written."""
-    clinic = make_clinic()
-    actor = Actor(uuid.uuid4(), clinic.id, ("clinician",), "127.0.0.1")
-    with tenant_session(database.engine, clinic.schema_name) as session:
-        for n in range(3):
-            session.add(audit_event(actor, "read", "client", f"kept-{n}", None, "Test"))
-        session.execute(select(AuditEvent.id))  # autoflush writes the first three
-        with suppress(RuntimeError), session.begin_nested():
-            session.add(audit_event(actor, "update", "client", "undone", None, "Test"))
-            session.flush()
-            raise RuntimeError("the write this event records failed")
-        session.add(audit_event(actor, "read", "client", "kept-3", None, "Test"))
-    with tenant_session(database.engine, clinic.schema_name) as session:
-        written = list(session.scalars(select(AuditEvent.resource_id).order_by(AuditEvent.id)))
-    assert written == ["kept-0", "kept-1", "kept-2", "kept-3"]

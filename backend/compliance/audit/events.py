@@ -4,18 +4,35 @@ transaction as that read or write (HIPAA 164.312(b) audit controls).
 `audit_events` is the inbox of the sealed audit log: a worker seals its rows, in id order, into
 `sealed_audit_entries` (encrypted, hash-chained, signed) and deletes them in the same transaction
 (backend.compliance.audit.sealing). It has no index beyond its key: it is written on every PHI read and
-read only by the sealer, in id order; the reports read the sealed log."""
+read only by the sealer, in id order; the reports read the sealed log.
+
+A request collects its events (`audit_row`, in backend.graphql.context) and writes them in one
+statement just before its transaction commits: capture runs on every read of PHI, so its cost is
+added to each read (a view of 12 members records 38 events)."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from functools import lru_cache
+from typing import cast
 
-from sqlalchemy import BigInteger, Identity, String, event, insert, inspect
-from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import (
+    BigInteger,
+    Executable,
+    Identity,
+    String,
+    Table,
+    bindparam,
+    column,
+    func,
+    insert,
+    select,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.database import TenantBase, utcnow
 
@@ -47,48 +64,45 @@ class Actor:
     client_address: str | None
 
 
-def audit_event(
+_COLUMNS = tuple(c.key for c in AuditEvent.__table__.c if c.key != "id")
+
+
+def audit_row(
     actor: Actor,
     action: str,
     resource_type: str,
     resource_id: str | None,
     member_id: uuid.UUID | None,
     operation: str | None,
-) -> AuditEvent:
-    return AuditEvent(
-        occurred_at=utcnow(),
-        user_id=actor.user_id,
-        tenant_id=actor.tenant_id,
-        roles=list(actor.roles),
-        action=action,
-        resource_type=resource_type,
-        resource_id=resource_id,
-        member_id=member_id,
-        client_address=actor.client_address,
-        operation=operation,
+) -> dict[str, object]:
+    """One event as a JSON row for `insert_audit_rows` (a request captures dozens: no ORM objects)."""
+    return {
+        "occurred_at": utcnow().isoformat(),
+        "user_id": str(actor.user_id),
+        "tenant_id": str(actor.tenant_id),
+        "roles": list(actor.roles),
+        "action": action,
+        "resource_type": resource_type,
+        "resource_id": resource_id,
+        "member_id": str(member_id) if member_id else None,
+        "client_address": actor.client_address,
+        "operation": operation,
+    }
+
+
+@lru_cache(maxsize=1)
+def _insert_rows_statement() -> Executable:
+    """INSERT ... SELECT FROM jsonb_to_recordset(:rows): one statement of constant text (prepared
+    once per connection) whatever the number of events, in the order given."""
+    table = cast(Table, AuditEvent.__table__)
+    rows = (
+        func.jsonb_to_recordset(bindparam("rows", type_=JSONB))
+        .table_valued(*(column(key, table.c[key].type) for key in _COLUMNS))
+        .render_derived(name="event", with_types=True)
     )
+    return insert(table).from_select(list(_COLUMNS), select(*(rows.c[key] for key in _COLUMNS)))
 
 
-_COLUMNS = tuple(c.key for c in AuditEvent.__table__.c if c.key != "id")
-
-
-@event.listens_for(Session, "before_flush")
-def _insert_audit_events(session: Session, flush_context: Any, instances: Any) -> None:
-    """Write the session's new audit events as one multi-row INSERT without RETURNING, in the order
-    they were added, instead of through the unit of work (which fetches every generated id back).
-
-    Capture runs on every read of PHI, so its cost is added to each read: this keeps a request
-    that shows 12 members (38 events) within a few milliseconds of one that captures nothing. The
-    rows are written at the same point of the same transaction as the ORM would write them.
-    """
-    pending = [obj for obj in session.new if isinstance(obj, AuditEvent)]
-    if not pending:
-        return
-    pending.sort(key=lambda obj: inspect(obj).insert_order or 0)
-    rows = [{key: getattr(obj, key) for key in _COLUMNS} for obj in pending]
-    for row in rows:
-        if row["occurred_at"] is None:
-            row["occurred_at"] = utcnow()
-    for obj in pending:
-        session.expunge(obj)
-    session.connection().execute(insert(AuditEvent.__table__), rows)  # type: ignore[arg-type]
+async def insert_audit_rows(session: AsyncSession, rows: list[dict[str, object]]) -> None:
+    """Write `audit_row` rows in the session's transaction."""
+    await session.execute(_insert_rows_statement(), {"rows": rows})
