@@ -107,25 +107,23 @@ def export_schema() -> None:
     typer.echo(f"wrote {write_sdl(build_schema(production=False))}")
 
 
-if __name__ == "__main__":
-    app()
-
-
 @app.command("billing-tick")
 def billing_tick() -> None:
-    """For every clinic: queue a clearinghouse poll and the eligibility checks now due (run it from cron)."""
+    """For every clinic: queue a clearinghouse poll and the eligibility checks now due (the worker
+    runs this every ENSEMBLE_BILLING_TICK_SECONDS; this runs it now)."""
     from datetime import date
 
-    from backend.billing.eligibility_checks import request_due_checks
-    from backend.billing.engine import POLL_CLEARINGHOUSE
+    from backend.billing.billing_tick import run_billing_tick
     from backend.database import get_database
     from backend.tenants.registry import TenantRegistry
-    from backend.tenants.routing import tenant_session
-    from backend.workers.outbox import add_message
 
     engine = get_database().engine
-    for tenant in TenantRegistry(engine).active():
-        with tenant_session(engine, tenant.schema_name) as session:
-            add_message(session, POLL_CLEARINGHOUSE, {})
-            due = request_due_checks(session, date.today())
-        typer.echo(f"{tenant.slug}: poll queued, {len(due)} eligibility checks due")
+    for done in run_billing_tick(engine, TenantRegistry(engine).active(), date.today()):
+        if done.checks_due is None:
+            typer.echo(f"{done.slug}: failed (see the log)")
+        else:
+            typer.echo(f"{done.slug}: poll queued, {done.checks_due} eligibility checks due")
+
+
+if __name__ == "__main__":
+    app()

@@ -31,6 +31,9 @@ class Settings:
     login_max_failures_per_address: int = 30
     db_pool_size: int = 5
     outbox_drain_seconds: float = 2.0
+    # The worker's billing tick (clearinghouse poll, due eligibility checks) every so many seconds;
+    # 0 turns it off. Off by default in tests, which run workers against shared clinics.
+    billing_tick_seconds: float = 15 * 60
     # Master keys wrapping each clinic's data keys: "id:<base64 32 bytes>,..." (first is current).
     # None outside production: a development key kept in the data folder
     # (backend.compliance.encryption.key_provider).
@@ -75,6 +78,9 @@ def load_settings() -> Settings:
         redis_url=os.environ.get("REDIS_URL") or None,
         secret_key=_secret_key(environment, data_dir),
         master_keys=_master_keys(environment),
+        billing_tick_seconds=float(
+            os.environ.get("ENSEMBLE_BILLING_TICK_SECONDS", "0" if environment == "test" else 15 * 60)
+        ),
     )
 
 

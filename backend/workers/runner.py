@@ -15,11 +15,13 @@ import types
 from dataclasses import dataclass, field
 
 from dramatiq import Broker, Worker
+from dramatiq.brokers.redis import RedisBroker
 
 from backend.database import Database, connect, database_url
 from backend.settings import Settings
 from backend.tenants.registry import TenantRegistry
 from backend.workers.audit_sealing import SealingNudger
+from backend.workers.billing_schedule import BillingSchedule
 from backend.workers.broker import configure_broker
 from backend.workers.outbox import RESEND_AFTER_SECONDS, drain
 
@@ -66,7 +68,7 @@ def start_worker(
     if drain_outbox:
         running.drainer = threading.Thread(
             target=_drain_loop,
-            args=(running, registry, settings.outbox_drain_seconds, resend_after_seconds),
+            args=(running, registry, settings, resend_after_seconds),
             name="outbox-drainer",
             daemon=True,
         )
@@ -76,15 +78,21 @@ def start_worker(
 
 
 def _drain_loop(
-    running: RunningWorker, registry: TenantRegistry, interval: float, resend_after_seconds: float
+    running: RunningWorker, registry: TenantRegistry, settings: Settings, resend_after_seconds: float
 ) -> None:
-    sealing = SealingNudger(running.database.engine, registry, running.broker)
-    while not running.stopping.wait(interval):
+    engine = running.database.engine
+    sealing = SealingNudger(engine, registry, running.broker)
+    billing = None
+    if settings.billing_tick_seconds > 0 and isinstance(running.broker, RedisBroker):
+        billing = BillingSchedule(engine, registry, running.broker.client, settings.billing_tick_seconds)
+    while not running.stopping.wait(settings.outbox_drain_seconds):
         try:
-            drain(running.database.engine, registry, running.broker, resend_after_seconds)
+            drain(engine, registry, running.broker, resend_after_seconds)
         except Exception as exc:
             log.warning("outbox drain pass failed (%s)", type(exc).__name__)
         sealing.tick()  # audit events waiting to be sealed (never raises)
+        if billing is not None:
+            billing.tick()  # clearinghouse poll and eligibility checks when due (never raises)
 
 
 def run_worker(

@@ -10,6 +10,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,10 +45,11 @@ class WorkerProcess:
         return self.output.read_text(errors="replace")[-3000:]
 
 
-@pytest.fixture
-def worker_process(
-    database: Database, redis_url: str, redis_client: redis.Redis, tmp_path: Path
+@contextmanager
+def running_worker(
+    database: Database, redis_url: str, tmp_path: Path, **extra_env: str
 ) -> Iterator[WorkerProcess]:
+    """`run_worker` in a process of its own on this run's database and Redis (plus `extra_env`)."""
     sender_log = tmp_path / "sent.log"
     sender_log.touch()
     output = tmp_path / "worker.out"
@@ -58,6 +60,7 @@ def worker_process(
         "ENSEMBLE_ENV": "test",
         "ENSEMBLE_DATA_DIR": str(tmp_path / "data"),
         "PYTHONUNBUFFERED": "1",
+        **extra_env,
     }
     command = [
         sys.executable,
@@ -84,6 +87,14 @@ def worker_process(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(5)
+
+
+@pytest.fixture
+def worker_process(
+    database: Database, redis_url: str, redis_client: redis.Redis, tmp_path: Path
+) -> Iterator[WorkerProcess]:
+    with running_worker(database, redis_url, tmp_path) as worker:
+        yield worker
 
 
 def wait_for(
