@@ -3,7 +3,8 @@
 `exportMemberRecord` sends only what the caller may read; Part 2 information only under a consent
 covering the recipient, purpose and information, recording a disclosure in the same transaction
 (rules: backend.compliance.disclosures.fhir_export). `accountingOfDisclosures` is the member's 42 CFR 2.25
-accounting (last 3 years by default); `disclosures` is the compliance officer's list. Every read is
+accounting (last 3 years by default), and `myDisclosures` a client's own on mobile; `disclosures` is
+the compliance officer's list. Every read is
 audited; disclosures are never changed or deleted through the API.
 """
 
@@ -50,7 +51,7 @@ from backend.graphql.disclosures_types import (
     MemberRecordExport,
     WithheldContent,
 )
-from backend.graphql.errors import InvalidInput, NotFound
+from backend.graphql.errors import Forbidden, InvalidInput, NotFound
 from backend.graphql.part2 import PurposeEnum
 from backend.graphql.relay import parse_id
 from backend.graphql.session_record import viewer_of
@@ -70,6 +71,28 @@ async def _types(context: Context, found: Sequence[Disclosure]) -> list[Disclosu
         rows = await context.session.execute(select(User.id, User.display_name).where(User.id.in_(users)))
         names = {uid: name for uid, name in rows}
     return [DisclosureType.of(d, names) for d in found]
+
+
+async def _accounting(
+    context: Context, client_id: uuid.UUID, from_date: date | None, to_date: date | None
+) -> AccountingOfDisclosures | InvalidInput:
+    """The member's disclosures with consent between two dates (clinic time, inclusive; 3 years by
+    default), read and audited."""
+    zone = await _zone(context)
+    today = utcnow().astimezone(zone).date()
+    problems = window_problems(from_date, to_date, today)
+    if problems:
+        return InvalidInput.of(problems)
+    first, last = accounting_window(today, from_date, to_date)
+    start, end = window_bounds(first, last, zone)
+    found = await list_disclosures(context.session, client_id, start, end, limit=None)
+    context.audit("read", "disclosure_accounting", str(client_id), client_id)
+    return AccountingOfDisclosures(
+        member_id=strawberry.ID(str(client_id)),
+        from_date=first,
+        to_date=last,
+        disclosures=await _types(context, found),
+    )
 
 
 async def _zone(context: Context) -> ZoneInfo:
@@ -109,21 +132,22 @@ class DisclosureQueries:
         cid = parse_id(member_id, "memberId", in_input=False)
         if await context.session.get(Client, cid) is None:
             return NotFound.of("memberId")
-        zone = await _zone(context)
-        today = utcnow().astimezone(zone).date()
-        problems = window_problems(from_date, to_date, today)
-        if problems:
-            return InvalidInput.of(problems)
-        first, last = accounting_window(today, from_date, to_date)
-        start, end = window_bounds(first, last, zone)
-        found = await list_disclosures(context.session, cid, start, end, limit=None)
-        context.audit("read", "disclosure_accounting", str(cid), cid)
-        return AccountingOfDisclosures(
-            member_id=strawberry.ID(str(cid)),
-            from_date=first,
-            to_date=last,
-            disclosures=await _types(context, found),
-        )
+        return await _accounting(context, cid, from_date, to_date)
+
+    @strawberry.field(permission_classes=[allow("disclosure", "read_own")])
+    async def my_disclosures(
+        self,
+        info: strawberry.Info[Context, Any],
+        from_date: Annotated[date | None, strawberry.argument(name="from")] = None,
+        to_date: Annotated[date | None, strawberry.argument(name="to")] = None,
+    ) -> AccountingResult:
+        """A client's own accounting of disclosures (mobile): the same list their clinic would give them
+        on request, by default the last 3 years."""
+        context = info.context
+        client_id = context.require_principal().client_id
+        if client_id is None:
+            raise Forbidden("disclosure", "read_own (no client record for this user)")
+        return await _accounting(context, client_id, from_date, to_date)
 
     @strawberry.field(permission_classes=[allow("disclosure", "read")])
     async def disclosures(

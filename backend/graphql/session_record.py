@@ -12,10 +12,13 @@ import uuid
 from typing import Any
 
 import strawberry
+from sqlalchemy import Uuid, literal, select
 from strawberry.scalars import JSON
 
 from backend.authorization.roles import Role
 from backend.compliance.part2.access import Part2Scope, part2_scope
+from backend.compliance.part2.consents import Category
+from backend.compliance.part2.segmentation import PART2_CONTENT
 from backend.database import utcnow
 from backend.documentation import signing, store
 from backend.documentation.access import Part, Viewer, allowed, relations_to
@@ -85,6 +88,19 @@ async def _require(
     relations = await relations_to(context.session, viewer, session_id, client_id)
     if not allowed(viewer, part, action, relations):
         raise Forbidden(part.value, action)
+
+
+async def _require_part2(
+    context: Context, viewer: Viewer, session_id: uuid.UUID, client_id: uuid.UUID | None
+) -> None:
+    """Writing into a Part 2 program's record (about a member, or with `client_id` None the group)
+    also needs what reading it needs: a Part 2 relation (the program, a consent, a grant)."""
+    scope = await scope_of(context, viewer)
+    member = literal(client_id, Uuid()) if client_id is not None else None
+    if not await context.session.scalar(
+        select(scope.cleared(Category.NOTES, literal(session_id, Uuid()), member))
+    ):
+        raise Forbidden(PART2_CONTENT, "read")
 
 
 async def _related(
@@ -344,6 +360,7 @@ class SessionRecordMutations:
         viewer = await _related(context, sid, None, Part.GROUP_NOTE, "read")
         if viewer is None:
             return NotFound.of("sessionId")
+        await _require_part2(context, viewer, sid, None)
         note = await signing.add_supervision_note(
             context.session, sid, await _staff(context, viewer), input.text, is_supervisor=True
         )
@@ -362,6 +379,7 @@ class SessionRecordMutations:
             return NotFound.of("flagId")
         viewer = await viewer_of(context)
         await _require(context, viewer, flag.session_id, flag.client_id, Part.MEMBER_SECTION, "read")
+        await _require_part2(context, viewer, flag.session_id, flag.client_id)
         resolved = await store.resolve_risk_flag(context.session, fid, await _staff(context, viewer))
         context.audit("update", "risk_flag", str(fid), resolved.client_id)
         return RiskFlagResolved(flag_id=strawberry.ID(str(fid)), resolved_at=resolved.resolved_at)  # type: ignore[arg-type]

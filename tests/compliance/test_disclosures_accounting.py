@@ -27,6 +27,7 @@ from backend.settings import Settings
 from backend.tenants.models import Tenant
 from backend.tenants.routing import tenant_session
 from tests.compliance.test_disclosures import Clinic, build_clinic
+from tests.documentation.test_privacy_matrix import client_account
 from tests.support import GraphQLClient
 
 
@@ -167,3 +168,22 @@ def test_a_disclosure_without_a_consent_is_refused_and_nothing_is_written(scenar
             datetime.now(UTC),
         )
     assert scenario.rows(DisclosureRow) == []
+
+
+def test_a_client_reads_their_own_accounting_on_mobile_and_nobody_elses(
+    scenario: Clinic, settings: Settings
+) -> None:
+    """The member sees the release of their record; the other member sees an empty list; staff
+    have no `myDisclosures`."""
+    consent_id = scenario.consent()
+    record_at(scenario, [claim(scenario, consent_id)], datetime.now(UTC) - timedelta(days=2))
+    for key, member in (("me", scenario.member_id), ("other", other_member(scenario))):
+        scenario.accounts[key] = client_account(scenario.database, settings, scenario.clinic, member)
+    mine = scenario.data("me", "MyDisclosures")["myDisclosures"]
+    assert mine["__typename"] == "AccountingOfDisclosures"
+    assert [(d["memberId"], d["recipient"]["name"]) for d in mine["disclosures"]] == [
+        (str(scenario.member_id), "Medicaid MCO")
+    ]
+    assert scenario.data("other", "MyDisclosures")["myDisclosures"]["disclosures"] == []
+    staff = scenario.run("officer", "MyDisclosures")
+    assert staff["data"] is None and staff["errors"][0]["extensions"]["code"] == "FORBIDDEN"

@@ -28,10 +28,13 @@ from backend.compliance.audit.events import AuditEvent
 from backend.compliance.part2.break_glass import GRANT_DURATION, NOTIFICATION_TEMPLATE
 from backend.compliance.part2.models import BreakGlassGrant, Consent
 from backend.database import Database
+from backend.documentation.models import RiskFlag
+from backend.documentation.templates import RiskLevel
 from backend.enrollment.rules import Attendance
 from backend.notifications.models import Notification
 from backend.programs.models import Program
 from backend.settings import Settings
+from backend.staff.models import StaffMember
 from backend.tenants.models import Tenant
 from backend.tenants.routing import tenant_session
 from backend.treatment.models import CareTeamMember
@@ -49,6 +52,8 @@ READS = {
     "SessionRecord": "session_record.graphql",
     "GetClientClinical": "clients.graphql",
     "AddDiagnosis": "clients.graphql",
+    "ResolveRiskFlag": "session_record.graphql",
+    "AddSupervisionNote": "session_record.graphql",
 }
 SUD_NOTE = "Relapse prevention: urge surfing and high-risk situations."
 SUD_SECTION = "Marta named her drinking triggers and a refusal script."
@@ -273,6 +278,42 @@ def test_adding_a_sud_diagnosis_never_reveals_a_withheld_one(scenario: Scenario)
     assert (again["__typename"], again["code"]) == ("InvalidInput", "duplicate")
     assert add("F11.20")["__typename"] == "ClientChanged"
     assert set(s.marta_diagnoses()) == {"sud", "F11.20", "F33.1", "F41.1"}
+
+
+def test_writing_into_a_part2_record_needs_what_reading_it_needs(
+    scenario: Scenario, graphql: GraphQLClient, settings: Settings
+) -> None:
+    """Theo (treating Marta) resolving the risk flag of her SUD section, and Sam (Theo's supervisor)
+    adding a supervision note to the SUD session: refused as Part 2 until her consent covers them."""
+    s = scenario
+    sam = make_account(s.database, settings, s.clinic, [Role.SUPERVISOR.value])
+    with tenant_session(s.database.engine, s.clinic.schema_name) as session:
+        sam_staff = add_staff(session, "Sam Reyes", sam.user_id)
+        session.execute(
+            update(StaffMember)
+            .where(StaffMember.user_id == s.theo.account.user_id)
+            .values(supervisor_id=sam_staff)
+        )
+        flag = RiskFlag(
+            id=uuid.uuid4(), client_id=s.marta, session_id=s.sud_session, level=RiskLevel.MODERATE
+        )
+        session.add(flag)
+    supervisor = Caller(graphql, sam)
+
+    def resolve() -> Any:
+        return s.theo.run("ResolveRiskFlag", flagId=str(flag.id))
+
+    def supervise() -> Any:
+        return supervisor.run(
+            "AddSupervisionNote", input={"sessionId": str(s.sud_session), "text": "Reviewed."}
+        )
+
+    for refused in (resolve(), supervise()):
+        assert refused["data"] is None and refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+        assert "part2_content" in refused["errors"][0]["message"]
+    s.consent_to_dbt()
+    assert resolve()["data"]["resolveRiskFlag"]["__typename"] == "RiskFlagResolved"
+    assert supervise()["data"]["addSupervisionNote"]["__typename"] == "SupervisionNoteAdded"
 
 
 def test_the_facilitator_inside_the_part2_program_sees_it_without_consent(scenario: Scenario) -> None:
