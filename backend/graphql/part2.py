@@ -55,16 +55,18 @@ RECIPIENT_TABLES: dict[RecipientKind, tuple[type[Program] | type[StaffMember] | 
 class ConsentRecipientType:
     kind: RecipientKindEnum  # type: ignore[valid-type]
     id: strawberry.ID | None = strawberry.field(
-        description="Program or StaffMember global id, payer id; null for TPO (any recipient acting for "
-        "treatment, payment or health care operations)"
+        description="Program or StaffMember global id, payer id; null for an organisation and for TPO (any "
+        "recipient acting for treatment, payment or health care operations)"
     )
+    name: str | None = strawberry.field(description="The organisation's name; null for other kinds")
 
     @classmethod
     def of(cls, r: Recipient) -> ConsentRecipientType:
         relay_type = RECIPIENT_TABLES[r.kind][1] if r.kind in RECIPIENT_TABLES else None
         if r.id is None:
-            return cls(kind=r.kind, id=None)
-        return cls(kind=r.kind, id=global_id(relay_type, r.id) if relay_type else strawberry.ID(str(r.id)))
+            return cls(kind=r.kind, id=None, name=r.name)
+        rid = global_id(relay_type, r.id) if relay_type else strawberry.ID(str(r.id))
+        return cls(kind=r.kind, id=rid, name=r.name)
 
 
 @strawberry.type(name="Part2Consent")
@@ -107,7 +109,10 @@ class ConsentType:
 @strawberry.input
 class ConsentRecipientInput:
     kind: RecipientKindEnum  # type: ignore[valid-type]
-    id: strawberry.ID | None = strawberry.field(default=None, description="Omit for TPO")
+    id: strawberry.ID | None = strawberry.field(default=None, description="Omit for an organisation and TPO")
+    name: str | None = strawberry.field(
+        default=None, description="An organisation outside the clinic, by its name (as exports name it)"
+    )
 
 
 @strawberry.input
@@ -193,13 +198,17 @@ async def _recipients(
     problems: list[FieldProblem] = []
     for i, item in enumerate(items):
         kind = RecipientKind(item.kind)
-        if kind == RecipientKind.TPO or item.id is None:
-            found.append(Recipient(kind, None))
+        if kind not in RECIPIENT_TABLES or item.id is None:
+            if kind not in RECIPIENT_TABLES and item.id is not None:
+                problems.append(
+                    FieldProblem(f"recipients[{i}].id", "invalid", f"a {kind.value} recipient has no id")
+                )
+            found.append(Recipient(kind, None, item.name))  # validate_consent names a missing id or name
             continue
         rid = parse_id(item.id, f"recipients[{i}].id")
         if await context.session.get(RECIPIENT_TABLES[kind][0], rid) is None:
             problems.append(FieldProblem(f"recipients[{i}].id", "not_found", f"does not name a {kind.value}"))
-        found.append(Recipient(kind, rid))
+        found.append(Recipient(kind, rid, item.name))
     return found, problems
 
 

@@ -335,6 +335,44 @@ def test_a_consent_for_one_named_program_does_not_cover_an_outside_provider(scen
     assert {w["reason"] for w in result["withheld"]} == {"NO_CONSENT"}
 
 
+def test_a_consent_naming_an_outside_organisation_covers_exports_to_it_and_no_other(scenario: Clinic) -> None:
+    """Recorded through GraphQL, a consent naming "Riverside Psychiatry" lets the SUD note go there
+    (the name written in other case and spacing too), and to "Harbor Clinic" nothing goes."""
+    document = contract("RecordConsent", "part2.graphql")
+    values = {
+        "memberId": str(scenario.member_id),
+        "recipients": [{"kind": "ORGANIZATION", "name": "Riverside Psychiatry"}],
+        "purposes": ["TREATMENT"],
+        "categories": ["ALL"],
+        "endEvent": "end of the referral",
+    }
+    body = {"query": document, "operationName": "RecordConsent", "variables": {"input": values}}
+    headers = {"Authorization": f"Bearer {scenario.accounts['sud'].token}"}
+    recorded = scenario.graphql.http.post("/graphql", json=body, headers=headers).json()["data"][
+        "recordConsent"
+    ]
+    assert recorded["__typename"] == "ConsentRecorded"
+    assert recorded["consent"]["recipients"] == [
+        {"kind": "ORGANIZATION", "id": None, "name": "Riverside Psychiatry"}
+    ]
+
+    named = scenario.export(recipient={"kind": "PROVIDER", "name": " riverside  psychiatry"})
+    assert named["part2Included"] and SUD_NOTE in bundle_of(named)[1]
+    assert named["disclosures"][0]["consentId"] == recorded["consent"]["id"]
+    other = scenario.export(recipient={"kind": "PROVIDER", "name": "Harbor Clinic"})
+    assert not other["part2Included"] and {w["reason"] for w in other["withheld"]} == {"NO_CONSENT"}
+
+    values["recipients"] = [{"kind": "ORGANIZATION", "name": "  "}]
+    refused = scenario.graphql.http.post("/graphql", json=body, headers=headers).json()["data"][
+        "recordConsent"
+    ]
+    assert (refused["__typename"], refused["field"], refused["code"]) == (
+        "InvalidInput",
+        "recipients[0]",
+        "invalid",
+    )
+
+
 def test_the_exporter_sends_only_part2_content_they_may_read(scenario: Clinic) -> None:
     """A consent to the payer for payment covers the payer, but a DBT clinician outside the SUD program
     (and not named by any consent) may not read the Part 2 content, so it is withheld as not_permitted."""

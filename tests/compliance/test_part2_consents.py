@@ -100,6 +100,24 @@ def test_a_program_recipient_covers_that_program_only_for_its_purposes_and_categ
     assert not covers(terms, DBT, Purpose.TREATMENT, Category.ALL, at)
 
 
+def test_an_organisation_recipient_covers_that_organisation_by_name_whatever_its_case_and_spacing() -> None:
+    """Consent to "Riverside Psychiatry" for treatment: the same name written differently is covered;
+    another organisation, a program or the TPO of the clinic's own use are not."""
+    terms = consent(Recipient(RecipientKind.ORGANIZATION, None, "Riverside Psychiatry"), end_event="none")
+    at = T0 + timedelta(hours=1)
+    same = Recipient(RecipientKind.ORGANIZATION, None, "  riverside   PSYCHIATRY ")
+    assert covers(terms, same, Purpose.TREATMENT, Category.NOTES, at)
+    assert not covers(
+        terms,
+        Recipient(RecipientKind.ORGANIZATION, None, "Riverside Clinic"),
+        Purpose.TREATMENT,
+        Category.NOTES,
+        at,
+    )
+    assert not covers(terms, DBT, Purpose.TREATMENT, Category.NOTES, at)
+    assert not covers(terms, same, Purpose.PAYMENT, Category.NOTES, at)
+
+
 def test_category_all_covers_each_category_and_all_specific_categories_cover_all() -> None:
     """ALL opens every category; a request for everything needs ALL or every specific category."""
     at = T0 + timedelta(hours=1)
@@ -173,8 +191,24 @@ def draft(**changes: object) -> ConsentDraft:
         ({"categories": frozenset()}, "categories", "required"),
         ({"ends_at": None, "end_event": "  "}, "endsAt", "required"),
         ({"purposes": frozenset({Purpose.OTHER})}, "otherPurpose", "required"),
-        ({"recipients": (Recipient(RecipientKind.PROGRAM, None),)}, "recipients", "invalid"),
-        ({"recipients": (Recipient(RecipientKind.TPO, uuid.uuid4()),)}, "recipients", "invalid"),
+        ({"recipients": (Recipient(RecipientKind.PROGRAM, None),)}, "recipients[0]", "invalid"),
+        ({"recipients": (Recipient(RecipientKind.TPO, uuid.uuid4()),)}, "recipients[0]", "invalid"),
+        ({"recipients": (Recipient(RecipientKind.ORGANIZATION, None, "  "),)}, "recipients[0]", "invalid"),
+        (
+            {"recipients": (Recipient(RecipientKind.ORGANIZATION, uuid.uuid4(), "Riverside Psychiatry"),)},
+            "recipients[0]",
+            "invalid",
+        ),
+        (
+            {"recipients": (Recipient(RecipientKind.ORGANIZATION, None, "x" * 201),)},
+            "recipients[0]",
+            "too_long",
+        ),
+        (
+            {"recipients": (Recipient(RecipientKind.PAYER, uuid.uuid4(), "Aetna"),)},
+            "recipients[0]",
+            "invalid",
+        ),
     ],
 )
 def test_an_invalid_consent_is_rejected_naming_the_field(

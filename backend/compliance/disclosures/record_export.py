@@ -101,7 +101,9 @@ async def export_member_record(
     """Build the Bundle and record one disclosure per consent that released Part 2 content."""
     record = await load_member_record(session, viewer, client, at)
     consents = await load_consents(session, [client.id])
-    plan = plan_export(record, consents, consent_recipient(recipient.kind, recipient.id), purpose, at)
+    plan = plan_export(
+        record, consents, consent_recipient(recipient.kind, recipient.id, recipient.name), purpose, at
+    )
     bundle = build_bundle(record, plan, clinic_name, at)
     disclosure_ids = []
     for release in plan.part2:

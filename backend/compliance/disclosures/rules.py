@@ -18,6 +18,7 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from backend.compliance.part2.consents import (
+    ORGANIZATION_NAME_MAX,
     Category,
     ConsentTerms,
     Purpose,
@@ -50,7 +51,7 @@ SHORT_NOTICE = "42 CFR part 2 prohibits unauthorized use or disclosure of these 
 # 42 CFR 2.25: the accounting covers disclosures made in the 3 years before the request.
 ACCOUNTING_YEARS = 3
 DESCRIPTION_MAX = 300
-RECIPIENT_NAME_MAX = 200
+RECIPIENT_NAME_MAX = ORGANIZATION_NAME_MAX
 
 
 class Notice(StrEnum):
@@ -80,12 +81,12 @@ class DisclosedTo(StrEnum):
     PROVIDER = "provider"
 
 
-def consent_recipient(kind: DisclosedTo, recipient_id: uuid.UUID | None) -> Recipient:
-    """Whom a consent must name for a release to this recipient. A provider outside the clinic has no
-    id here: only a consent to every recipient for treatment, payment and operations (the 2024 TPO
-    consent) covers it."""
+def consent_recipient(kind: DisclosedTo, recipient_id: uuid.UUID | None, name: str = "") -> Recipient:
+    """Whom a consent must name for a release to this recipient. A provider outside the clinic is an
+    organisation known by its name: a consent naming it (42 CFR 2.31(a)(4)) or a consent to every
+    recipient for treatment, payment and operations (the 2024 TPO consent) covers it."""
     if kind is DisclosedTo.PROVIDER:
-        return Recipient(RecipientKind.TPO, None)
+        return Recipient(RecipientKind.ORGANIZATION, None, name)
     return Recipient(RecipientKind(kind.value), recipient_id)
 
 

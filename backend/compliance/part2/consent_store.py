@@ -36,6 +36,7 @@ TERMS_COLUMNS = (
     Consent.end_event_recorded_at,
     ConsentRecipient.kind,
     ConsentRecipient.recipient_id,
+    ConsentRecipient.name.label("recipient_name"),
 )
 
 
@@ -69,7 +70,7 @@ def terms_from_rows(rows: Iterable[Any]) -> list[ConsentTerms]:
         if row.id is None:
             continue
         entry = found.setdefault(row.id, (row, []))
-        entry[1].append(Recipient(RecipientKind(row.kind), row.recipient_id))
+        entry[1].append(Recipient(RecipientKind(row.kind), row.recipient_id, row.recipient_name))
     return [
         ConsentTerms(
             id=row.id,
@@ -127,7 +128,12 @@ async def record_consent(session: AsyncSession, draft: ConsentDraft, recorded_by
     session.add(consent)
     await session.flush()
     unique = list(dict.fromkeys(draft.recipients))
-    session.add_all(ConsentRecipient(consent_id=consent.id, kind=r.kind, recipient_id=r.id) for r in unique)
+    session.add_all(
+        ConsentRecipient(
+            consent_id=consent.id, kind=r.kind, recipient_id=r.id, name=r.name and r.name.strip()
+        )
+        for r in unique
+    )
     await session.flush()
     return terms_of(consent, unique)
 
@@ -137,11 +143,11 @@ async def get_consent(session: AsyncSession, consent_id: uuid.UUID) -> tuple[Con
     if consent is None:
         return None
     recipients = await session.execute(
-        select(ConsentRecipient.kind, ConsentRecipient.recipient_id).where(
+        select(ConsentRecipient.kind, ConsentRecipient.recipient_id, ConsentRecipient.name).where(
             ConsentRecipient.consent_id == consent.id
         )
     )
-    return consent, terms_of(consent, [Recipient(RecipientKind(k), rid) for k, rid in recipients])
+    return consent, terms_of(consent, [Recipient(RecipientKind(k), rid, name) for k, rid, name in recipients])
 
 
 async def revoke_consent(

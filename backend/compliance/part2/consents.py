@@ -3,8 +3,9 @@
 Pure rules: validation and `covering_consent` (callers load a member's consents with
 backend.compliance.part2.consent_store and ask it).
 
-42 CFR 2.31 (as amended in 2024): a consent names recipients (a program, a person, a payer, or,
-in one consent, every recipient acting for treatment, payment and health care operations), the
+42 CFR 2.31 (as amended in 2024): a consent names recipients (a program, a person, a payer, an
+organisation outside the clinic by its name, or, in one consent, every recipient acting for
+treatment, payment and health care operations), the
 purposes, what may be disclosed, and an expiration date or event; it holds until it expires or
 the patient revokes it. A revoked consent is never used again, whatever instant is asked about.
 """
@@ -31,7 +32,13 @@ class RecipientKind(enum.StrEnum):
     PROGRAM = "program"
     PERSON = "person"
     PAYER = "payer"
+    #: An organisation outside the clinic (a provider, a court, an employer), named in words.
+    ORGANIZATION = "organization"
     TPO = "tpo"
+
+
+#: The longest organisation name a consent (or a disclosure) records.
+ORGANIZATION_NAME_MAX = 200
 
 
 class Category(enum.StrEnum):
@@ -51,10 +58,24 @@ SPECIFIC_CATEGORIES = frozenset({Category.DIAGNOSES, Category.NOTES, Category.AT
 
 @dataclass(frozen=True)
 class Recipient:
-    """Who receives: a program, a staff member (PERSON) or a payer by id; TPO has no id."""
+    """Who receives: a program, a staff member (PERSON) or a payer by id; an ORGANIZATION by its
+    name; TPO has neither."""
 
     kind: RecipientKind
     id: uuid.UUID | None
+    name: str | None = None
+
+    def same_as(self, other: Recipient) -> bool:
+        """The same recipient: the same id, or for organisations the same name (case and spacing aside)."""
+        if self.kind != other.kind:
+            return False
+        if self.kind == RecipientKind.ORGANIZATION:
+            return _name_key(self.name) == _name_key(other.name)
+        return self.id == other.id
+
+
+def _name_key(name: str | None) -> str:
+    return " ".join((name or "").split()).casefold()
 
 
 @dataclass(frozen=True)
@@ -91,13 +112,10 @@ def validate_consent(draft: ConsentDraft) -> list[FieldProblem]:
     problems: list[FieldProblem] = []
     if not draft.recipients:
         problems.append(FieldProblem("recipients", "required", "Name at least one recipient."))
-    for recipient in draft.recipients:
-        if (recipient.kind == RecipientKind.TPO) != (recipient.id is None):
-            problems.append(
-                FieldProblem(
-                    "recipients", "invalid", "Program, person and payer recipients need an id; TPO has none."
-                )
-            )
+    for i, recipient in enumerate(draft.recipients):
+        problem = _recipient_problem(recipient)
+        if problem is not None:
+            problems.append(FieldProblem(f"recipients[{i}]", *problem))
             break
     if not draft.purposes:
         problems.append(FieldProblem("purposes", "required", "Name at least one purpose."))
@@ -111,6 +129,22 @@ def validate_consent(draft: ConsentDraft) -> list[FieldProblem]:
     if draft.ends_at is not None and draft.ends_at <= draft.starts_at:
         problems.append(FieldProblem("endsAt", "before_start", "The end must come after the start."))
     return problems
+
+
+def _recipient_problem(recipient: Recipient) -> tuple[str, str] | None:
+    """(code, message) when a recipient is not named the way its kind needs."""
+    if recipient.kind == RecipientKind.ORGANIZATION:
+        name = (recipient.name or "").strip()
+        if recipient.id is not None or not name:
+            return "invalid", "An organisation is named by its name (no id)."
+        if len(name) > ORGANIZATION_NAME_MAX:
+            return "too_long", f"The name is longer than {ORGANIZATION_NAME_MAX} characters."
+        return None
+    if recipient.name is not None:
+        return "invalid", "Only an organisation is named by its name."
+    if (recipient.kind == RecipientKind.TPO) != (recipient.id is None):
+        return "invalid", "Program, person and payer recipients need an id; TPO has none."
+    return None
 
 
 def is_active(consent: ConsentTerms, at: datetime) -> bool:
@@ -130,7 +164,7 @@ def _serves(consent: ConsentTerms, recipient: Recipient, purpose: Purpose) -> bo
     for named in consent.recipients:
         if named.kind == RecipientKind.TPO and purpose in TPO_PURPOSES:
             return True
-        if named == recipient:
+        if named.same_as(recipient):
             # A payer receives for payment (and its operations), never for treatment.
             return not (named.kind == RecipientKind.PAYER and purpose == Purpose.TREATMENT)
     return False

@@ -12,7 +12,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
-from backend.compliance.part2.consents import RecipientKind
+from backend.compliance.part2.consents import ORGANIZATION_NAME_MAX, RecipientKind
 from backend.database import TenantBase, text_enum, utcnow, uuid_pk
 
 
@@ -46,12 +46,16 @@ class Consent(TenantBase):
 
 
 class ConsentRecipient(TenantBase):
-    """One recipient a consent names: a program, a staff member, a payer (by id), or TPO (no id).
-    No foreign key on `recipient_id`: it points to one of three tables depending on `kind`."""
+    """One recipient a consent names: a program, a staff member, a payer (by id), an organisation
+    outside the clinic (by name), or TPO (neither). No foreign key on `recipient_id`: it points to one
+    of three tables depending on `kind`."""
 
     __tablename__ = "part2_consent_recipients"
     __table_args__ = (
-        CheckConstraint("(kind = 'tpo') = (recipient_id IS NULL)", name="id_unless_tpo"),
+        CheckConstraint(
+            "(kind IN ('tpo', 'organization')) = (recipient_id IS NULL)", name="recipient_id_by_kind"
+        ),
+        CheckConstraint("(kind = 'organization') = (name IS NOT NULL)", name="name_for_organization"),
         Index("ix_part2_consent_recipients_consent", "consent_id"),
     )
 
@@ -59,6 +63,7 @@ class ConsentRecipient(TenantBase):
     consent_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("part2_consents.id", ondelete="CASCADE"))
     kind: Mapped[RecipientKind] = mapped_column(text_enum(RecipientKind, "recipient_kind"))
     recipient_id: Mapped[uuid.UUID | None]
+    name: Mapped[str | None] = mapped_column(String(ORGANIZATION_NAME_MAX))
 
 
 class BreakGlassGrant(TenantBase):
