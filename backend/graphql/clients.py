@@ -45,18 +45,15 @@ from backend.clients.store import (
     set_coverage,
 )
 from backend.clinic.store import clinic_today
-from backend.compliance.part2.access import part2_scope
 from backend.compliance.part2.segmentation import is_part2_diagnosis
-from backend.database import utcnow
-from backend.documentation.access import Viewer
 from backend.errors import FieldProblem
 from backend.graphql.access import allow, ensure_allowed
 from backend.graphql.context import Context
 from backend.graphql.errors import InvalidInput, NotFound
+from backend.graphql.record_viewer import scope_of
 from backend.graphql.relay import Connection, Keyset, keyset_page, parse_id
 from backend.graphql.transactions import Atomic
 from backend.notifications.delivery import queue_notification
-from backend.staff.store import staff_for_user
 
 WELCOME_TEMPLATE = "client.welcome"
 WELCOME_BODY = (
@@ -197,10 +194,7 @@ def _diagnosis_loader(context: Context) -> DataLoader[uuid.UUID, tuple[list[Clie
 
     async def load(ids: list[uuid.UUID]) -> list[tuple[list[ClientDiagnosis], bool]]:
         found = await current_diagnoses(context.session, ids)
-        principal = context.require_principal()
-        staff = await staff_for_user(context.session, principal.user_id)
-        viewer = Viewer(principal.roles, staff.id if staff else None, principal.client_id)
-        scope = await part2_scope(context.session, viewer, utcnow())
+        scope = await scope_of(context)
         cleared = set(
             await context.session.scalars(
                 select(Client.id).where(Client.id.in_(ids), scope.diagnoses_cleared(Client.id))

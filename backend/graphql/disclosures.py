@@ -53,8 +53,8 @@ from backend.graphql.disclosures_types import (
 )
 from backend.graphql.errors import Forbidden, InvalidInput, NotFound
 from backend.graphql.part2 import PurposeEnum
+from backend.graphql.record_viewer import viewer_of
 from backend.graphql.relay import parse_id
-from backend.graphql.session_record import viewer_of
 from backend.graphql.transactions import Atomic
 from backend.identity.models import User
 from backend.tenants.models import Tenant

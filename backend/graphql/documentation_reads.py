@@ -39,8 +39,8 @@ from backend.graphql.documentation_reads_types import (
     UnsignedSessionType,
 )
 from backend.graphql.errors import BadRequest
+from backend.graphql.record_viewer import scope_of, viewer_of
 from backend.graphql.relay import MAX_PAGE, Connection, Edge, PageInfo, decode_cursor, encode_cursor, parse_id
-from backend.graphql.session_record import scope_of, viewer_of
 
 NodeT = TypeVar("NodeT")
 RowT = TypeVar("RowT", HistoryEntry, OwnAttendance)
@@ -87,7 +87,7 @@ class DocumentationReadQueries:
         relations = await relations_to(context.session, viewer, sid, None)
         if not allowed(viewer, Part.GROUP_NOTE, "read", relations):
             return None
-        brief = await read_brief(context.session, viewer, sid, scope=await scope_of(context, viewer))
+        brief = await read_brief(context.session, viewer, sid, scope=await scope_of(context))
         if brief is None:
             return None
         context.audit("read", "session_brief", str(sid))

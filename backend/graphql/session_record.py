@@ -7,7 +7,6 @@ filtered in SQL by the same rules (backend.documentation.views).
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from typing import Any
 
@@ -16,10 +15,8 @@ from sqlalchemy import Uuid, literal, select
 from strawberry.scalars import JSON
 
 from backend.authorization.roles import Role
-from backend.compliance.part2.access import Part2Scope, part2_scope
 from backend.compliance.part2.consents import Category
 from backend.compliance.part2.segmentation import PART2_CONTENT
-from backend.database import utcnow
 from backend.documentation import signing, store
 from backend.documentation.access import Part, Viewer, allowed, relations_to
 from backend.documentation.models import RiskFlag
@@ -27,6 +24,7 @@ from backend.documentation.views import read_record
 from backend.graphql.access import allow
 from backend.graphql.context import Context
 from backend.graphql.errors import BadRequest, Forbidden, NotFound
+from backend.graphql.record_viewer import scope_of, viewer_of
 from backend.graphql.relay import parse_id, parse_optional_id
 from backend.graphql.session_record_types import (
     AddAddendumResult,
@@ -51,30 +49,6 @@ from backend.graphql.session_record_types import (
 )
 from backend.graphql.transactions import Atomic, or_not_found
 from backend.scheduling.models import GroupSession
-from backend.staff.store import staff_for_user
-
-
-async def viewer_of(context: Context) -> Viewer:
-    """The caller as the record's privacy rules see them (their staff record found once per request,
-    shared by sibling fields that resolve concurrently)."""
-    principal = context.require_principal()
-
-    async def find() -> Viewer:
-        staff = await staff_for_user(context.session, principal.user_id)
-        return Viewer(principal.roles, staff.id if staff else None, principal.client_id)
-
-    found: asyncio.Task[Viewer] = context.loader("viewer", lambda _: asyncio.ensure_future(find()))
-    return await found
-
-
-async def scope_of(context: Context, viewer: Viewer) -> Part2Scope:
-    """The caller's Part 2 standing as the request began, loaded once for the request's reads."""
-
-    async def load() -> Part2Scope:
-        return await part2_scope(context.session, viewer, utcnow())
-
-    loaded: asyncio.Task[Part2Scope] = context.loader("part2_scope", lambda _: asyncio.ensure_future(load()))
-    return await loaded
 
 
 async def _require(
@@ -95,7 +69,7 @@ async def _require_part2(
 ) -> None:
     """Writing into a Part 2 program's record (about a member, or with `client_id` None the group)
     also needs what reading it needs: a Part 2 relation (the program, a consent, a grant)."""
-    scope = await scope_of(context, viewer)
+    scope = await scope_of(context)
     member = literal(client_id, Uuid()) if client_id is not None else None
     if not await context.session.scalar(
         select(scope.cleared(Category.NOTES, literal(session_id, Uuid()), member))
@@ -184,7 +158,7 @@ class SessionRecordQueries:
         context = info.context
         sid = parse_id(session_id, "sessionId", in_input=False)
         viewer = await viewer_of(context)
-        view = await read_record(context.session, viewer, sid, scope=await scope_of(context, viewer))
+        view = await read_record(context.session, viewer, sid, scope=await scope_of(context))
         if view is None:
             return None
         context.audit("read", "session_record", str(sid))
