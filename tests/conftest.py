@@ -13,14 +13,12 @@ from pathlib import Path
 
 import pytest
 import redis
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
-from backend.database import Database, connect, database_url
+from backend.database import Database
 from backend.settings import Settings
 from backend.tenants.models import Tenant
-from backend.tenants.provisioning import create_shared_schema, provision_tenant
-from tests.support import GraphQLClient
+from backend.tenants.provisioning import provision_tenant
+from tests.support import GraphQLClient, fresh_database
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_DATA_DIR = ROOT / ".ensemble" / "test"
@@ -44,20 +42,8 @@ def settings() -> Settings:
 @pytest.fixture(scope="session")
 def database(settings: Settings) -> Iterator[Database]:
     """A database created for this run (and dropped after it) on the chosen server."""
-    server = make_url(database_url(settings))
-    name = f"ensemble_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    db = connect(server.set(database=name).render_as_string(hide_password=False), pool_size=10)
-    create_shared_schema(db.engine)
-    try:
+    with fresh_database(settings, pool_size=10) as db:
         yield db
-    finally:
-        db.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(scope="session")

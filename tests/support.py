@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
-from backend.database import Database
+from backend.database import Database, connect, database_url
 from backend.identity.models import Membership, User
 from backend.identity.tokens import issue_access_token
 from backend.settings import Settings
 from backend.tenants.models import Tenant
+from backend.tenants.provisioning import create_shared_schema
 
 
 @dataclass(frozen=True)
@@ -61,3 +66,22 @@ class GraphQLClient:
         body = self.execute(query, variables, token)
         assert not body.get("errors"), body["errors"]
         return body["data"]
+
+
+@contextmanager
+def fresh_database(settings: Settings, pool_size: int = 5) -> Iterator[Database]:
+    """A database of its own on the chosen server, with the shared schema; dropped on exit."""
+    server = make_url(database_url(settings))
+    name = f"ensemble_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    db = connect(server.set(database=name).render_as_string(hide_password=False), pool_size=pool_size)
+    try:
+        create_shared_schema(db.engine)
+        yield db
+    finally:
+        db.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
