@@ -43,6 +43,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute
 
 from backend.authorization.enforcer import get_authorizer
+from backend.documentation.shapes import SESSION_ID
 from backend.enrollment.models import SessionAttendee
 from backend.scheduling.models import SessionFacilitator
 from backend.staff.models import StaffMember
@@ -118,16 +119,15 @@ def allowed(viewer: Viewer, part: Part, action: str, relations: frozenset[Relati
 def _relations_statement(whole_group: bool) -> Executable:
     """The session's members (the given one, or with `whole_group` every attendee), its facilitators,
     the members' treating staff and the viewer's supervisees, as four arrays in one statement."""
-    session_id = bindparam("v_session_id", type_=Uuid())
     if whole_group:
-        members = select(SessionAttendee.client_id).where(SessionAttendee.session_id == session_id)
+        members = select(SessionAttendee.client_id).where(SessionAttendee.session_id == SESSION_ID)
     else:
         members = select(bindparam("v_member_id", type_=Uuid()))
     return select(
         func.array(members.scalar_subquery()).label("members"),
         func.array(
             select(SessionFacilitator.staff_id)
-            .where(SessionFacilitator.session_id == session_id)
+            .where(SessionFacilitator.session_id == SESSION_ID)
             .scalar_subquery()
         ).label("facilitators"),
         func.array(
@@ -149,7 +149,7 @@ async def relations_to(
 ) -> frozenset[Relation]:
     """The viewer's relations to a member's section (`client_id`) or to the group note (None): for the
     group note, a relation to any attendee counts, as in `visible`. One statement."""
-    params = {"v_session_id": session_id, "v_member_id": client_id, STAFF_PARAM: viewer.staff_id}
+    params = {SESSION_ID.key: session_id, "v_member_id": client_id, STAFF_PARAM: viewer.staff_id}
     row = (await session.execute(_RELATIONS[client_id is None], params)).one()
     found: set[Relation] = set()
     if viewer.client_id is not None and viewer.client_id in row.members:

@@ -55,7 +55,7 @@ from backend.compliance.part2.consents import Category
 from backend.database import utcnow
 from backend.documentation.access import Part, Viewer, viewer_shape, visible
 from backend.documentation.models import BillableEvent, MemberSection, RiskFlag, SessionRecord
-from backend.documentation.shapes import ShapedStatements
+from backend.documentation.shapes import SESSION_ID, ShapedStatements
 from backend.documentation.signoff import RecordStatus
 from backend.documentation.templates import RiskLevel, Scope
 from backend.enrollment.models import SessionAttendee
@@ -66,7 +66,6 @@ from backend.scheduling.models import GroupSession, SessionKind, SessionStatus
 RECENT_SESSIONS = 4
 
 # Per-call values, bound (backend.documentation.shapes): the statements are built once per shape.
-SESSION_ID = bindparam("v_session_id", type_=Uuid())
 MEMBERS = bindparam("v_members", type_=ARRAY(Uuid()))
 BEFORE = bindparam("v_before", type_=DateTime(timezone=True))
 ON = bindparam("v_on", type_=Date())

@@ -15,11 +15,13 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
-from sqlalchemy import Executable
+from sqlalchemy import Executable, Uuid, bindparam
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql import ClauseElement
 
 PREFIX = "v_"
+#: The session a loader reads: the per-call value most shaped statements bind.
+SESSION_ID = bindparam("v_session_id", type_=Uuid())
 
 
 class ShapedStatements:

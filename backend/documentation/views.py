@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Boolean, ColumnElement, Executable, Uuid, and_, bindparam, not_, or_, select
+from sqlalchemy import Boolean, ColumnElement, Executable, and_, bindparam, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.clients.models import Client
@@ -33,7 +33,7 @@ from backend.documentation.models import (
     SessionRecord,
     SupervisionNote,
 )
-from backend.documentation.shapes import ShapedStatements
+from backend.documentation.shapes import SESSION_ID, ShapedStatements
 from backend.documentation.signoff import RecordStatus
 from backend.documentation.template_store import template_for
 from backend.documentation.templates import NoteTemplate, template_from_json
@@ -89,10 +89,6 @@ class RecordView:
     supervision_notes: list[SupervisionNote] = field(default_factory=list)
     #: The group note is Part 2 content no attendee's consent opens to the viewer.
     group_note_part2_withheld: bool = False
-
-
-#: The session being read, bound per call (backend.documentation.shapes).
-SESSION_ID = bindparam("v_session_id", type_=Uuid())
 
 
 def _record_statement(viewer: Viewer, scope: Part2Scope) -> Executable:
