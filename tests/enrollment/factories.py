@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
@@ -91,6 +92,10 @@ def make_clients(engine: Engine, schema: str, count: int) -> list[uuid.UUID]:
 
 
 def weeks_ago(n: int) -> datetime:
-    """A 6 pm New York session start `n` weeks before now (negative: in the future)."""
-    now = datetime.now(UTC).replace(hour=23, minute=0, second=0, microsecond=0)
-    return now - timedelta(weeks=n)
+    """A 6 pm New York session start `n` weeks before today in New York (negative: in the future).
+
+    The day is the clinic's, not UTC's: in the New York evening UTC is already on tomorrow, and a
+    session "today" must fall on the clinic's today for enrollment dates to cut the series right.
+    """
+    day = datetime.now(ZoneInfo(ZONE)).date() - timedelta(weeks=n)
+    return datetime.combine(day, time(18), tzinfo=ZoneInfo(ZONE)).astimezone(UTC)
