@@ -10,7 +10,8 @@ built once per viewer shape and bound per call (backend.documentation.shapes):
 |                      | viewer may see (Part.ATTENDANCE)                                            |
 | last section         | the member's latest individual section of an earlier session; its content   |
 |                      | only when the viewer may read it (Part.MEMBER_SECTION), else withheld       |
-| open risk flags      | risk_flags not resolved                                                     |
+| open risk flags      | risk_flags not resolved; the level only under the Part 2 clearance of the   |
+|                      | section that raised it (Category.NOTES), else the flag is marked withheld   |
 | authorization        | the active one on the session date (one with sessions left first)          |
 | visit cap            | the primary coverage's cap and the billable events of that calendar year    |
 | last group note      | the program's previous final record (Part.GROUP_NOTE, else withheld)        |
@@ -98,10 +99,14 @@ class EarlierNote:
 
 @dataclass(frozen=True)
 class OpenRisk:
+    """An unresolved risk flag; `level` is None when it was raised in a Part 2 record the viewer
+    may not read (the flag is still listed, so the facilitator knows to ask or break glass)."""
+
     id: uuid.UUID
     session_id: uuid.UUID
-    level: RiskLevel
+    level: RiskLevel | None
     raised_at: datetime
+    part2_withheld: bool = False
 
 
 @dataclass(frozen=True)
@@ -170,7 +175,7 @@ async def read_brief(
     params |= {**scope.params(), MEMBERS.key: ids, BEFORE.key: group_session.starts_at, ON.key: on}
     attendance = await _recent_attendance(session, viewer, params, scope) if ids else {}
     sections = await _last_sections(session, viewer, params, scope) if ids else {}
-    risks = await _open_risks(session, params) if ids else {}
+    risks = await _open_risks(session, viewer, params, scope) if ids else {}
     authorizations = await _authorizations(session, params) if ids else {}
     caps = {c.client_id: c for c in await visit_caps(session, ids, on)} if ids else {}
     members = tuple(
@@ -326,20 +331,36 @@ async def _last_sections(
     }
 
 
-_OPEN_RISKS = ShapedStatements(
-    lambda: (
-        select(RiskFlag)
-        .where(RiskFlag.client_id == any_(MEMBERS), RiskFlag.resolved_at.is_(None))
-        .order_by(RiskFlag.raised_at.desc())
+def _open_risks_statement(viewer: Viewer, scope: Part2Scope) -> Executable:
+    """Open flags; the level is a finding of the member's section, so it needs the same Part 2
+    clearance as the section it came from (Category.NOTES)."""
+    f = RiskFlag
+    cleared = scope.cleared(Category.NOTES, f.session_id, f.client_id)
+    return (
+        select(
+            f.id,
+            f.client_id,
+            f.session_id,
+            case((cleared, f.level), else_=null()).label("level"),
+            f.raised_at,
+            not_(cleared).label("part2_withheld"),
+        )
+        .where(f.client_id == any_(MEMBERS), f.resolved_at.is_(None))
+        .order_by(f.raised_at.desc())
     )
-)
 
 
-async def _open_risks(session: AsyncSession, params: dict[str, object]) -> dict[uuid.UUID, list[OpenRisk]]:
-    rows = await session.scalars(*_OPEN_RISKS.bind((), params))
+_OPEN_RISKS = ShapedStatements(_open_risks_statement)
+
+
+async def _open_risks(
+    session: AsyncSession, viewer: Viewer, params: dict[str, object], scope: Part2Scope
+) -> dict[uuid.UUID, list[OpenRisk]]:
+    rows = await session.execute(*_OPEN_RISKS.bind(viewer_shape(viewer), params, viewer, scope))
     found: dict[uuid.UUID, list[OpenRisk]] = {}
     for f in rows:
-        found.setdefault(f.client_id, []).append(OpenRisk(f.id, f.session_id, f.level, f.raised_at))
+        risk = OpenRisk(f.id, f.session_id, f.level, f.raised_at, bool(f.part2_withheld))
+        found.setdefault(f.client_id, []).append(risk)
     return found
 
 

@@ -98,12 +98,21 @@ class EarlierNoteType:
 class OpenRiskFlagType:
     id: strawberry.ID
     session_id: strawberry.ID
-    level: RiskLevelEnum  # type: ignore[valid-type]
+    level: RiskLevelEnum | None = strawberry.field(  # type: ignore[valid-type]
+        description="Null when part2Withheld: raised in a Part 2 record you may not read"
+    )
     raised_at: datetime
+    part2_withheld: bool = strawberry.field(description=PART2_WITHHELD)
 
     @classmethod
     def of(cls, f: OpenRisk) -> OpenRiskFlagType:
-        return cls(id=_id(f.id), session_id=_id(f.session_id), level=f.level, raised_at=f.raised_at)
+        return cls(
+            id=_id(f.id),
+            session_id=_id(f.session_id),
+            level=f.level,
+            raised_at=f.raised_at,
+            part2_withheld=f.part2_withheld,
+        )
 
 
 @strawberry.type(name="AuthorizationRemaining")

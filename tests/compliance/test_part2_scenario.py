@@ -113,6 +113,13 @@ class Scenario:
         member: dict[str, Any] = brief["members"][0]
         return member
 
+    def marta_open_risks(self, member: dict[str, Any]) -> dict[str, tuple[str | None, bool]]:
+        """Her open flags in the brief: (level, part2Withheld) by the session that raised them."""
+        return {
+            ("sud" if f["sessionId"] == str(self.sud_session) else "dbt"): (f["level"], f["part2Withheld"])
+            for f in member["riskFlags"]
+        }
+
     def sud_record(self, caller: Caller | None = None) -> dict[str, Any]:
         record: dict[str, Any] = (caller or self.theo).data("SessionRecord", sessionId=str(self.sud_session))[
             "sessionRecord"
@@ -168,6 +175,8 @@ def scenario(
             {marta: Attendance.PRESENT, nils: Attendance.PRESENT},
         )
         next_dbt = add_session(session, dbt.id, now + timedelta(days=1), [theo], {marta: None})
+        for flagged_in, level in ((dbt_session, RiskLevel.LOW), (sud_session, RiskLevel.HIGH)):
+            session.add(RiskFlag(id=uuid.uuid4(), client_id=marta, session_id=flagged_in, level=level))
         add_record(session, dbt_session, {"theme": "mindfulness"}, {marta: {"participation": DBT_SECTION}})
         add_record(
             session,
@@ -209,6 +218,8 @@ def assert_withheld(s: Scenario) -> None:
     member = s.marta_brief()
     assert member["lastSection"]["part2Withheld"] is True and member["lastSection"]["content"] is None
     assert [a["part2Withheld"] for a in member["recentAttendance"]] == [True, False]
+    # The SUD flag is listed (so Theo knows to ask or break the glass) without its level.
+    assert s.marta_open_risks(member) == {"sud": (None, True), "dbt": ("LOW", False)}
     session = s.sud_record()
     assert (
         session["part2"] is True
@@ -231,7 +242,9 @@ def assert_shown(s: Scenario) -> None:
     )
     assert sud["section"]["content"]["participation"] == SUD_SECTION
     assert s.marta_diagnoses()["sud"]["code"] == "F10.20"
-    assert s.marta_brief()["lastSection"]["content"]["participation"] == SUD_SECTION
+    member = s.marta_brief()
+    assert member["lastSection"]["content"]["participation"] == SUD_SECTION
+    assert s.marta_open_risks(member) == {"sud": ("HIGH", False), "dbt": ("LOW", False)}
     session = s.sud_record()
     assert session["groupNote"]["activities"] == SUD_NOTE
     assert session["members"][0]["section"]["content"]["participation"] == SUD_SECTION
