@@ -187,3 +187,13 @@ def test_a_client_reads_their_own_accounting_on_mobile_and_nobody_elses(
     assert scenario.data("other", "MyDisclosures")["myDisclosures"]["disclosures"] == []
     staff = scenario.run("officer", "MyDisclosures")
     assert staff["data"] is None and staff["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+def test_a_client_asking_for_a_backwards_window_gets_a_typed_error_naming_to(
+    scenario: Clinic, settings: Settings
+) -> None:
+    """The mobile field refuses `to` before `from` as the officer's does, naming `to`."""
+    scenario.accounts["me"] = client_account(scenario.database, settings, scenario.clinic, scenario.member_id)
+    window = {"from": "2026-05-02", "to": "2026-05-01"}
+    backwards = scenario.data("me", "MyDisclosures", **window)["myDisclosures"]
+    assert (backwards["__typename"], backwards["field"]) == ("InvalidInput", "to")
