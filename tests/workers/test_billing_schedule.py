@@ -49,6 +49,29 @@ def test_two_worker_processes_tick_once_per_interval(settings: Settings, redis_c
         assert polls(database, clinic) == 2
 
 
+def test_a_tick_still_running_is_not_overlapped_by_the_next_interval(
+    settings: Settings, redis_client: redis.Redis
+) -> None:
+    """While another process's tick holds the running lock (it outlived its interval, whose key
+    expired), no tick starts; once it is done, the next one runs."""
+    with fresh_database(settings) as database:
+        clinic = provision_tenant(database.engine, "tick", "Tick")
+        registry = TenantRegistry(database.engine)
+        schedule = BillingSchedule(database.engine, registry, redis_client, interval=60)
+        still_running = redis_client.lock(schedule.running_key, timeout=60)
+        assert still_running.acquire(blocking=False)
+
+        assert schedule.tick() is None
+        assert polls(database, clinic) == 0
+        assert redis_client.exists(schedule.key) == 0, "the skipped pass did not take the interval"
+
+        still_running.release()
+        after = BillingSchedule(database.engine, registry, redis_client, interval=60)
+        assert after.tick() == 1
+        assert polls(database, clinic) == 1
+        assert redis_client.exists(schedule.running_key) == 0, "the finished tick let go of its lock"
+
+
 def test_the_worker_polls_the_clearinghouse_of_every_clinic_without_cron(
     settings: Settings, redis_url: str, tmp_path: Path
 ) -> None:
