@@ -22,13 +22,12 @@ import argparse
 import statistics
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from starlette.testclient import TestClient
 
@@ -36,15 +35,15 @@ from backend.app import create_app
 from backend.compliance.audit.access_reports import ReportFilter, ReportKind, read_report
 from backend.compliance.audit.events import AuditEvent
 from backend.compliance.audit.sealing import seal_clinic, verify_clinic
-from backend.database import Database, connect, database_url
+from backend.database import Database
 from backend.graphql.context import Context
 from backend.settings import load_settings
 from backend.tenants.models import Tenant
-from backend.tenants.provisioning import create_shared_schema, provision_tenant
+from backend.tenants.provisioning import provision_tenant
 from backend.tenants.routing import tenant_session
 from tests.bench.bench_documentation import VIEW, seed_view
 from tests.documentation.test_privacy_matrix import add_staff
-from tests.support import make_account
+from tests.support import fresh_database, make_account
 
 USERS = 50
 MEMBERS = 2_000
@@ -119,7 +118,7 @@ def capture(enabled: bool) -> Iterator[None]:
         Context.audit = original  # type: ignore[method-assign]
 
 
-def bench_capture(db: Database, url: str, view_runs: int) -> None:
+def bench_capture(db: Database, view_runs: int) -> None:
     settings = load_settings()
     clinic = provision_tenant(db.engine, f"bench-capture-{uuid.uuid4().hex[:6]}", "Bench")
     account = make_account(db, settings, clinic, ["clinician"])
@@ -127,8 +126,8 @@ def bench_capture(db: Database, url: str, view_runs: int) -> None:
     with tenant_session(db.engine, clinic.schema_name) as session:
         staff_id = add_staff(session, "Facilitator", account.user_id)
         sid = seed_view(session, staff_id, 12, now)["sid"]
-    app_engine = create_async_engine(url, pool_size=5)
-    app = create_app(settings, Database(url, db.engine, app_engine))
+    app_engine = create_async_engine(db.url, pool_size=5)
+    app = create_app(settings, Database(db.url, db.engine, app_engine))
     headers = {"Authorization": f"Bearer {account.token}"}
 
     def count_events() -> int:
@@ -165,27 +164,6 @@ def bench_capture(db: Database, url: str, view_runs: int) -> None:
     print(f"  ({sealing.sealed} events the view wrote were sealed afterwards)")
 
 
-def with_database(work: Callable[[Database, str], None]) -> None:
-    settings = load_settings()
-    server = make_url(database_url(settings))
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    name = f"ensemble_bench_audit_{uuid.uuid4().hex[:6]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    db = None
-    try:
-        url = server.set(database=name).render_as_string(hide_password=False)
-        db = connect(url)
-        create_shared_schema(db.engine)
-        work(db, url)
-    finally:
-        if db is not None:
-            db.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=100_000, help="events to seal and verify per run")
@@ -195,13 +173,11 @@ def main() -> None:
     parser.add_argument("--skip-capture", action="store_true")
     args = parser.parse_args()
 
-    def work(db: Database, url: str) -> None:
+    with fresh_database(load_settings()) as db:
         if not args.skip_sealing:
             bench_sealing(db, args.events, args.runs)
         if not args.skip_capture:
-            bench_capture(db, url, args.view_runs)
-
-    with_database(work)
+            bench_capture(db, args.view_runs)
 
 
 if __name__ == "__main__":

@@ -48,10 +48,9 @@ from typing import Any
 from unittest import mock
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import create_engine, func, insert, select, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import func, insert, select, text
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
-from sqlalchemy.pool import NullPool
 
 import backend.billing.submission as submission
 from backend.billing import claims as doc
@@ -74,7 +73,7 @@ from backend.billing.x12.claim_837p import write_837p
 from backend.billing.x12.validation import pyx12_errors
 from backend.clients.models import Authorization, Client, ClientCoverage, ClientDiagnosis
 from backend.clients.rules import CoveragePriority
-from backend.database import connect, database_url
+from backend.database import connect
 from backend.documentation.models import BillableEvent, SessionRecord
 from backend.documentation.signoff import RecordStatus
 from backend.enrollment.models import Enrollment, EnrollmentStatus, SessionAttendee
@@ -91,9 +90,10 @@ from backend.scheduling.models import (
 )
 from backend.settings import load_settings
 from backend.staff.models import BookableResource, StaffCredential, StaffMember
-from backend.tenants.provisioning import create_shared_schema, provision_tenant
+from backend.tenants.provisioning import provision_tenant
 from backend.tenants.routing import tenant_engine, tenant_session
 from tests.bench.bench_837 import make_batches
+from tests.support import fresh_database
 
 MEMBERS = 12  # per session
 WEEKS = 12  # sessions per group
@@ -499,14 +499,7 @@ def main() -> None:
     line("attendance -> 837P files", claims, statistics.median(total_s))
 
     # 2. The database: two clinics seeded alike (1 thread in one, 2 in the other).
-    server = make_url(database_url(load_settings()))
-    admin = create_engine(server, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    name = f"ensemble_bench_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    db = connect(server.set(database=name).render_as_string(hide_password=False), pool_size=2)
-    try:
-        create_shared_schema(db.engine)
+    with fresh_database(load_settings(), pool_size=2) as db:
         runs = [
             Run("", 1, validate=True, batch=1),  # one session per job, pyx12 (as before batching)
             Run("", 1, validate=True, batch=args.batch),  # production: batched jobs, pyx12
@@ -572,11 +565,6 @@ def main() -> None:
             stats.sort_stats("cumulative").print_stats(30)
             stats.sort_stats("tottime").print_stats(15)
             print(out.getvalue())
-    finally:
-        db.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 if __name__ == "__main__":

@@ -27,8 +27,7 @@ import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.authorization.enforcer import get_authorizer
@@ -36,75 +35,70 @@ from backend.compliance.part2.access import CATEGORY, part2_allowed, part2_facts
 from backend.compliance.part2.consents import RecipientKind
 from backend.compliance.part2.models import BreakGlassGrant, Consent, ConsentRecipient
 from backend.compliance.part2.segmentation import PART2_CONTENT, Part2Facts, part2_relations
-from backend.database import connect, database_url
+from backend.database import Database
 from backend.documentation.access import Part, Relation, Viewer, allowed
 from backend.enrollment.rules import Attendance
 from backend.settings import load_settings
-from backend.tenants.provisioning import create_shared_schema, provision_tenant
+from backend.tenants.provisioning import provision_tenant
 from backend.tenants.routing import tenant_async_session, tenant_session
 from backend.treatment.models import CareTeamMember
 from tests.documentation.test_privacy_matrix import add_client, add_record, add_session, add_staff
+from tests.support import fresh_database
 from tests.waitlist.factories import make_program
 
 ROSTER = 12
 GOAL_US = 50.0
 
 
-def seed(engine_url: str, schema: str) -> tuple[Viewer, uuid.UUID, uuid.UUID, list[uuid.UUID]]:
+def seed(engine: Engine, schema: str) -> tuple[Viewer, uuid.UUID, uuid.UUID, list[uuid.UUID]]:
     """The clinic's programs, the SUD session, 12 members with consents and grants; the DBT clinician."""
-    db = connect(engine_url)
     now = datetime.now(UTC)
-    try:
-        with tenant_session(db.engine, schema) as session:
-            clinician, sud_lead = add_staff(session, "DBT clinician"), add_staff(session, "SUD lead")
-            dbt = make_program(session, name="DBT skills", lead_facilitator_id=clinician)
-            sud = make_program(session, name="SUD IOP", part2=True, lead_facilitator_id=sud_lead)
-            add_session(session, dbt.id, now - timedelta(days=3), [clinician], {})
-            members = [add_client(session, f"Member{i}", "Bench") for i in range(ROSTER)]
-            sud_session = add_session(
-                session,
-                sud.id,
-                now - timedelta(days=1),
-                [sud_lead],
-                dict.fromkeys(members, Attendance.PRESENT),
-            )
-            add_record(session, sud_session, {"theme": "relapse"}, {m: {"p": "x"} for m in members})
-            for i, member in enumerate(members):
-                session.add(CareTeamMember(client_id=member, staff_id=clinician, since=date(2026, 1, 5)))
-                states = [{"revoked_at": now - timedelta(days=2)}, {"ends_at": now - timedelta(days=1)}]
-                if i % 2 == 0:
-                    states.append({})
-                for extra in states:
-                    consent = Consent(
-                        id=uuid.uuid4(),
+    with tenant_session(engine, schema) as session:
+        clinician, sud_lead = add_staff(session, "DBT clinician"), add_staff(session, "SUD lead")
+        dbt = make_program(session, name="DBT skills", lead_facilitator_id=clinician)
+        sud = make_program(session, name="SUD IOP", part2=True, lead_facilitator_id=sud_lead)
+        add_session(session, dbt.id, now - timedelta(days=3), [clinician], {})
+        members = [add_client(session, f"Member{i}", "Bench") for i in range(ROSTER)]
+        sud_session = add_session(
+            session,
+            sud.id,
+            now - timedelta(days=1),
+            [sud_lead],
+            dict.fromkeys(members, Attendance.PRESENT),
+        )
+        add_record(session, sud_session, {"theme": "relapse"}, {m: {"p": "x"} for m in members})
+        for i, member in enumerate(members):
+            session.add(CareTeamMember(client_id=member, staff_id=clinician, since=date(2026, 1, 5)))
+            states = [{"revoked_at": now - timedelta(days=2)}, {"ends_at": now - timedelta(days=1)}]
+            if i % 2 == 0:
+                states.append({})
+            for extra in states:
+                consent = Consent(
+                    id=uuid.uuid4(),
+                    client_id=member,
+                    purposes=["treatment"],
+                    categories=["notes"],
+                    starts_at=now - timedelta(days=30),
+                    end_event="end of treatment",
+                    recorded_by=uuid.uuid4(),
+                    **extra,
+                )
+                session.add(consent)
+                session.flush()
+                session.add(
+                    ConsentRecipient(consent_id=consent.id, kind=RecipientKind.PROGRAM, recipient_id=dbt.id)
+                )
+            if i in (1, 3):
+                session.add(
+                    BreakGlassGrant(
                         client_id=member,
-                        purposes=["treatment"],
-                        categories=["notes"],
-                        starts_at=now - timedelta(days=30),
-                        end_event="end of treatment",
-                        recorded_by=uuid.uuid4(),
-                        **extra,
+                        user_id=uuid.uuid4(),
+                        staff_id=clinician,
+                        reason="bench",
+                        granted_at=now - timedelta(minutes=5),
+                        expires_at=now + timedelta(hours=3),
                     )
-                    session.add(consent)
-                    session.flush()
-                    session.add(
-                        ConsentRecipient(
-                            consent_id=consent.id, kind=RecipientKind.PROGRAM, recipient_id=dbt.id
-                        )
-                    )
-                if i in (1, 3):
-                    session.add(
-                        BreakGlassGrant(
-                            client_id=member,
-                            user_id=uuid.uuid4(),
-                            staff_id=clinician,
-                            reason="bench",
-                            granted_at=now - timedelta(minutes=5),
-                            expires_at=now + timedelta(hours=3),
-                        )
-                    )
-    finally:
-        db.dispose()
+                )
     return Viewer(("clinician",), clinician, None), sud.id, sud_session, members
 
 
@@ -120,11 +114,11 @@ def check_roster(viewer: Viewer, facts: Part2Facts, sud: uuid.UUID, members: lis
     return shown
 
 
-async def run(url: str, schema: str, runs: int) -> None:
+async def run(db: Database, schema: str, runs: int) -> None:
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    viewer, sud, sud_session, members = seed(url, schema)
-    engine = create_async_engine(url, pool_size=2)
+    viewer, sud, sud_session, members = seed(db.engine, schema)
+    engine = create_async_engine(db.url, pool_size=2)
     checks = len(members) * len(Part)
     load_ms: list[float] = []
     check_us: list[float] = []
@@ -191,23 +185,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=100)
     args = parser.parse_args()
-    settings = load_settings()
-    server = make_url(database_url(settings))
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    name = f"ensemble_bench_consents_{uuid.uuid4().hex[:6]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        url = server.set(database=name).render_as_string(hide_password=False)
-        db = connect(url)
-        create_shared_schema(db.engine)
+    with fresh_database(load_settings()) as db:
         clinic = provision_tenant(db.engine, "bench-consents", "Bench")
-        db.dispose()
-        asyncio.run(run(url, clinic.schema_name, args.runs))
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        asyncio.run(run(db, clinic.schema_name, args.runs))
 
 
 if __name__ == "__main__":

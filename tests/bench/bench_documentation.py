@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.orm import Session
@@ -43,7 +43,7 @@ from starlette.testclient import TestClient
 from backend.app import create_app
 from backend.clients.models import Authorization, ClientCoverage
 from backend.clients.rules import CoveragePriority
-from backend.database import Database, connect, database_url
+from backend.database import Database
 from backend.documentation.individuality import section_text
 from backend.documentation.models import BillableEvent, RiskFlag
 from backend.documentation.names import MemberName, find_member_names
@@ -53,11 +53,11 @@ from backend.enrollment.rules import Attendance
 from backend.graphql import documentation_reads, session_record
 from backend.programs.models import Modality
 from backend.settings import load_settings
-from backend.tenants.provisioning import create_shared_schema, provision_tenant
+from backend.tenants.provisioning import provision_tenant
 from backend.tenants.routing import tenant_session
 from backend.treatment.models import GoalStatus, PlanStatus, TreatmentGoal, TreatmentPlan
 from tests.documentation.test_privacy_matrix import add_client, add_record, add_session, add_staff
-from tests.support import make_account
+from tests.support import fresh_database, make_account
 from tests.waitlist.factories import make_program
 
 CORPUS = Path(__file__).resolve().parent.parent / "documentation" / "corpus" / "member_sections.json"
@@ -313,16 +313,7 @@ def main() -> None:
     args = parser.parse_args()
 
     settings = load_settings()
-    server = make_url(database_url(settings))
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    name = f"ensemble_bench_docs_{uuid.uuid4().hex[:6]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    db = None
-    try:
-        url = server.set(database=name).render_as_string(hide_password=False)
-        db = connect(url)
-        create_shared_schema(db.engine)
+    with fresh_database(settings) as db:
         clinic = provision_tenant(db.engine, "bench-docs", "Bench")
         account = make_account(db, settings, clinic, ["clinician"])
         now = datetime.now(UTC).replace(microsecond=0)
@@ -330,7 +321,7 @@ def main() -> None:
             staff_id = add_staff(session, "Facilitator", account.user_id)
             views = {size: seed_view(session, staff_id, size, now) for size in ROSTERS}
             write_program = make_program(session, name="CBT write bench", modality=Modality.CBT).id
-        app_engine = create_async_engine(url, pool_size=5)
+        app_engine = create_async_engine(db.url, pool_size=5)
         statements = 0
 
         @event.listens_for(app_engine.sync_engine, "before_cursor_execute")
@@ -338,9 +329,9 @@ def main() -> None:
             nonlocal statements
             statements += 1
 
-        app = create_app(settings, Database(url, db.engine, app_engine))
+        app = create_app(settings, Database(db.url, db.engine, app_engine))
         headers = {"Authorization": f"Bearer {account.token}"}
-        raw_url = server.set(drivername="postgresql", database=name).render_as_string(hide_password=False)
+        raw_url = make_url(db.url).set(drivername="postgresql").render_as_string(hide_password=False)
         with TestClient(app) as http, psycopg.connect(raw_url, autocommit=True) as raw:
             raw.execute(f'SET search_path TO "{clinic.schema_name}", public')
 
@@ -454,12 +445,6 @@ def main() -> None:
                 f"median over {args.write_runs} runs {statistics.median(totals):.0f} ms "
                 f"(signature alone {statistics.median(signs):.0f} ms)"
             )
-    finally:
-        if db is not None:
-            db.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 if __name__ == "__main__":

@@ -26,18 +26,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, String, create_engine, select, text
+from sqlalchemy import Engine, String, select
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from backend.compliance.encryption.field_crypto import EncryptedJSON, decrypt_field, encrypt_field
 from backend.compliance.encryption.field_crypto import _bind_keyring as route
 from backend.compliance.encryption.keys import load_keyring
-from backend.database import connect, database_url, utcnow
+from backend.database import utcnow
 from backend.settings import load_settings
-from backend.tenants.provisioning import create_shared_schema, provision_tenant
+from backend.tenants.provisioning import provision_tenant
 from backend.tenants.routing import tenant_engine, tenant_session
+from tests.support import fresh_database
 
 CORPUS = Path(__file__).resolve().parent.parent / "documentation" / "corpus" / "member_sections.json"
 SECTIONS = 1000
@@ -127,16 +127,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args()
-    settings = load_settings()
-    server = make_url(database_url(settings))
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    name = f"ensemble_bench_crypto_{uuid.uuid4().hex[:6]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    db = None
-    try:
-        db = connect(server.set(database=name).render_as_string(hide_password=False))
-        create_shared_schema(db.engine)
+    with fresh_database(load_settings()) as db:
         clinic = provision_tenant(db.engine, "bench-crypto", "Bench")
         schema = clinic.schema_name
         BenchBase.metadata.create_all(tenant_engine(db.engine, schema))
@@ -181,12 +172,6 @@ def main() -> None:
         with db.engine.connect() as conn:
             hook = median_ms(lambda: [route(conn, None, (), {}, options) for _ in range(calls)], 5)
         print(f"Keyring routing (before_execute, cached keyring): {hook / calls * 1000:.2f} us a statement")
-    finally:
-        if db is not None:
-            db.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 if __name__ == "__main__":

@@ -12,19 +12,17 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from starlette.testclient import TestClient
 
 from backend.app import create_app
-from backend.database import Database, connect, database_url
+from backend.database import Database
 from backend.settings import load_settings
-from backend.tenants.provisioning import create_shared_schema, provision_tenant
-from tests.support import make_account
+from backend.tenants.provisioning import provision_tenant
+from tests.support import fresh_database, make_account
 
 QUERY = "query { clients(first: 10) { edges { node { id firstName } } } }"
 
@@ -54,26 +52,16 @@ def main() -> None:
     args = parser.parse_args()
 
     settings = load_settings()
-    server = make_url(database_url(settings))
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    names = {size: f"ensemble_bench_{size}_{uuid.uuid4().hex[:6]}" for size in (1, args.clinics)}
-    with admin.connect() as conn:
-        for name in names.values():
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    dbs: dict[int, Database] = {}
-    try:
+    with fresh_database(settings) as single, fresh_database(settings) as crowded:
         sides = {}
-        for size, name in names.items():
-            url = server.set(database=name).render_as_string(hide_password=False)
-            db = dbs[size] = connect(url)
-            create_shared_schema(db.engine)
+        for size, db in ((1, single), (args.clinics, crowded)):
             clinic = provision_tenant(db.engine, "bench-clinic", "Bench")
             account = make_account(db, settings, clinic, ["front_desk"])
             if size > 1:
                 print(f"provisioned {size - 1} more clinics in {provision_many(db.engine, size - 1):.1f} s")
             with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 conn.execute(text("VACUUM ANALYZE"))  # let catalog churn settle before measuring
-            app_db = Database(url, db.engine, create_async_engine(url, pool_size=5))
+            app_db = Database(db.url, db.engine, create_async_engine(db.url, pool_size=5))
             sides[size] = (create_app(settings, app_db), {"Authorization": f"Bearer {account.token}"})
 
         samples: dict[int, list[float]] = {size: [] for size in sides}
@@ -93,13 +81,6 @@ def main() -> None:
             )
         ratio = statistics.median(samples[args.clinics]) / statistics.median(samples[1])
         print(f"ratio of medians: {ratio:.3f} (goal <= 1.10)")
-    finally:
-        for db in dbs.values():
-            db.dispose()
-        with admin.connect() as conn:
-            for name in names.values():
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 if __name__ == "__main__":

@@ -20,21 +20,20 @@ import uuid
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from starlette.testclient import TestClient
 
 from backend.app import create_app
-from backend.database import Database, connect, database_url
+from backend.database import Database
 from backend.programs.models import LevelOfCare, Modality, ProgramKind
 from backend.programs.store import add_program, add_series
 from backend.scheduling.generate import generate
 from backend.settings import load_settings
 from backend.staff.store import add_room, add_staff
-from backend.tenants.provisioning import create_shared_schema, provision_tenant
+from backend.tenants.provisioning import provision_tenant
 from backend.tenants.routing import tenant_async_session
-from tests.support import make_account
+from tests.support import fresh_database, make_account
 
 START = date(2031, 1, 6)  # a Monday
 QUERY = """
@@ -101,21 +100,12 @@ def main() -> None:
     args = parser.parse_args()
 
     settings = load_settings()
-    server = make_url(database_url(settings))
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    name = f"ensemble_bench_sched_{uuid.uuid4().hex[:6]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    db = None
-    try:
-        url = server.set(database=name).render_as_string(hide_password=False)
-        db = connect(url)
-        create_shared_schema(db.engine)
+    with fresh_database(settings) as db:
         clinic = provision_tenant(db.engine, "bench-clinic", "Bench")
         accounts = {g: make_account(db, settings, clinic, ["clinician"]) for g in (1, 5, 15)}
 
         async def setup() -> None:
-            engine = create_async_engine(url)
+            engine = create_async_engine(db.url)
             try:
                 await generation(engine, clinic.schema_name, args.programs)
                 await clinicians(engine, clinic.schema_name, {g: a.user_id for g, a in accounts.items()})
@@ -123,7 +113,7 @@ def main() -> None:
                 await engine.dispose()
 
         asyncio.run(setup())
-        app_engine = create_async_engine(url, pool_size=5)
+        app_engine = create_async_engine(db.url, pool_size=5)
         statements = 0
 
         @event.listens_for(app_engine.sync_engine, "before_cursor_execute")
@@ -131,7 +121,7 @@ def main() -> None:
             nonlocal statements
             statements += 1
 
-        app = create_app(settings, Database(url, db.engine, app_engine))
+        app = create_app(settings, Database(db.url, db.engine, app_engine))
         with TestClient(app) as http:
             for groups, account in accounts.items():
                 headers = {"Authorization": f"Bearer {account.token}"}
@@ -154,12 +144,6 @@ def main() -> None:
                 f"mySchedule, 15 groups: median {statistics.median(samples):.1f} ms, "
                 f"p90 {statistics.quantiles(samples, n=10)[-1]:.1f} ms over {args.requests} requests"
             )
-    finally:
-        if db is not None:
-            db.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 if __name__ == "__main__":

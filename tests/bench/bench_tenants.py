@@ -20,14 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
 
-from backend.database import connect, database_url
 from backend.settings import load_settings
 from backend.tenants.migrations import MigrationReport, migrate_tenants, script_directory, single_head
-from backend.tenants.provisioning import create_shared_schema, provision_tenant
+from backend.tenants.provisioning import provision_tenant
+from tests.support import fresh_database
 
 REVISION = '''"""Benchmark-only revision: one nullable column."""
 
@@ -94,7 +93,6 @@ def migrate_with_timings(
 
 def run(engine: Engine, clinics: int, samples: int, parallel: int) -> list[Row]:
     rows: list[Row] = []
-    create_shared_schema(engine)
     provision_times = [
         timed(lambda: provision_tenant(engine, slug(), "Bench Clinic")) for _ in range(samples)
     ]
@@ -170,22 +168,11 @@ def main() -> None:
     parser.add_argument("--parallel", type=int, default=4)
     args = parser.parse_args()
 
-    server = make_url(database_url(load_settings()))
-    admin = create_engine(server, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    name = f"ensemble_bench_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    db = connect(server.set(database=name).render_as_string(hide_password=False), pool_size=args.parallel + 1)
-    try:
+    with fresh_database(load_settings(), pool_size=args.parallel + 1) as db:
         rows = run(db.engine, args.clinics, args.samples, args.parallel)
         with db.engine.connect() as conn:
             version = conn.scalar(text("SHOW server_version"))
-    finally:
-        db.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-    print_table(rows, f"PostgreSQL {version} ({server.host or 'unix socket'})")
+    print_table(rows, f"PostgreSQL {version} ({make_url(db.url).host or 'unix socket'})")
 
 
 if __name__ == "__main__":

@@ -21,22 +21,21 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 
-from sqlalchemy import create_engine, insert, select, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
+from sqlalchemy import insert, select, text
 
 from backend.clients.models import Client
-from backend.database import connect, database_url, utcnow
+from backend.database import utcnow
 from backend.enrollment.models import Enrollment, EnrollmentStatus
 from backend.programs.models import Program
 from backend.settings import load_settings
-from backend.tenants.provisioning import create_shared_schema, provision_tenant
+from backend.tenants.provisioning import provision_tenant
 from backend.tenants.routing import tenant_session
 from backend.waitlist.models import Separation, WaitlistEntry
 from backend.waitlist.ranking import rank
 from backend.waitlist.ranking_query import CANDIDATE_COLUMNS, waiting_entries
 from backend.waitlist.rules import AvailabilityWindow, Urgency, WaitlistStatus
 from backend.waitlist.snapshot import load_candidates, load_ranking
+from tests.support import fresh_database
 from tests.waitlist.factories import make_program, make_session
 
 DIAGNOSES = ["F33.1", "F43.10", "F41.1", "F60.3", "F90.0", "F32.A"]
@@ -123,14 +122,7 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=5000)
     parser.add_argument("--repeats", type=int, default=30)
     args = parser.parse_args()
-    server = make_url(database_url(load_settings()))
-    admin = create_engine(server, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    name = f"ensemble_bench_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    db = connect(server.set(database=name).render_as_string(hide_password=False), pool_size=2)
-    try:
-        create_shared_schema(db.engine)
+    with fresh_database(load_settings(), pool_size=2) as db:
         clinic = provision_tenant(db.engine, "bench-waitlist", "Bench")
         with tenant_session(db.engine, clinic.schema_name) as session:
             program = seed(session, args.entries)
@@ -167,11 +159,6 @@ def main() -> None:
         for what, samples in figures:
             p90 = statistics.quantiles(samples, n=10)[-1]
             print(f"  {what:<24} median {statistics.median(samples):7.2f} ms   p90 {p90:7.2f} ms")
-    finally:
-        db.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 if __name__ == "__main__":
