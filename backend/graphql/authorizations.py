@@ -29,7 +29,7 @@ from backend.database import utcnow
 from backend.documentation.brief import VisitCap, visit_caps
 from backend.enrollment.models import SessionAttendee
 from backend.graphql.access import allow
-from backend.graphql.clients import CoveragePriorityEnum
+from backend.graphql.clients_types import CoveragePriorityEnum
 from backend.graphql.context import Context
 from backend.graphql.errors import BadRequest, InvalidInput, NotFound
 from backend.graphql.relay import parse_id

@@ -18,7 +18,7 @@ from backend.enrollment.models import (
 )
 from backend.enrollment.rules import ContactKind
 from backend.enrollment.store import events_of
-from backend.graphql.clients import ClientNode, load_clients
+from backend.graphql.clients_types import ClientNode, load_clients
 from backend.graphql.context import Context
 from backend.graphql.errors import InvalidInput, NotFound
 from backend.graphql.waitlist_types import WaitlistDetailsInput, WaitlistEntryNode

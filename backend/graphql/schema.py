@@ -27,7 +27,8 @@ from backend.graphql.authorizations import AuthorizationMutations, Authorization
 from backend.graphql.billing_claims import BillingClaimMutations, BillingClaimQueries
 from backend.graphql.billing_reports import BillingReportQueries
 from backend.graphql.billing_setup import BillingSetupMutations, BillingSetupQueries
-from backend.graphql.clients import ClientMutations, ClientNode, ClientQueries
+from backend.graphql.clients import ClientMutations, ClientQueries
+from backend.graphql.clients_types import ClientNode
 from backend.graphql.clinic import ClinicMutations, ClinicQueries
 from backend.graphql.compliance import ComplianceMutations, ComplianceQueries
 from backend.graphql.disclosures import DisclosureMutations, DisclosureQueries

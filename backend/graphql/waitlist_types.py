@@ -16,7 +16,7 @@ from strawberry.scalars import JSON
 from backend.clients.models import Client
 from backend.clients.store import clients_by_ids
 from backend.graphql.access import ensure_allowed
-from backend.graphql.clients import ClientNode
+from backend.graphql.clients_types import ClientNode
 from backend.graphql.context import Context
 from backend.waitlist.models import WaitlistEntry
 from backend.waitlist.ranking import RankedCandidate
