@@ -78,6 +78,12 @@ PART2_DIAGNOSIS_WITHHELD = FieldProblem(
     "this member's substance use diagnoses are Part 2 records you may not see: a consent or a "
     "break-the-glass grant is needed to record one",
 )
+PART2_DIAGNOSIS_NOT_REMOVABLE = FieldProblem(
+    "diagnosisId",
+    "part2_withheld",
+    "is a substance use diagnosis (a Part 2 record) you may not see: a consent or a break-the-glass "
+    "grant is needed to end it",
+)
 
 
 def _contacts(items: list[EmergencyContactInput]) -> tuple[EmergencyContactDraft, ...]:
@@ -207,6 +213,11 @@ class ClientMutations:
         row = await session.get(ClientDiagnosis, parse_id(input.diagnosis_id, "diagnosisId"))
         if row is None or row.removed_on is not None:
             return NotFound.of("diagnosisId")
+        if is_part2_diagnosis(row.code):
+            # A withheld Part 2 record is listed (its id, no code); ending it needs what reading it needs.
+            _, cleared = await info.context.loader("client_diagnoses", diagnosis_loader).load(row.client_id)
+            if not cleared:
+                return InvalidInput.of([PART2_DIAGNOSIS_NOT_REMOVABLE])
         if removed_on < row.noted_on:
             return InvalidInput.of(
                 [FieldProblem("removedOn", "before_noted", "must not be before the diagnosis")]

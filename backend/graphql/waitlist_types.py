@@ -13,10 +13,8 @@ from strawberry import relay
 from strawberry.dataloader import DataLoader
 from strawberry.scalars import JSON
 
-from backend.clients.models import Client
-from backend.clients.store import clients_by_ids
 from backend.graphql.access import ensure_allowed
-from backend.graphql.clients_types import ClientNode
+from backend.graphql.clients_types import ClientNode, load_clients
 from backend.graphql.context import Context
 from backend.waitlist.models import WaitlistEntry
 from backend.waitlist.ranking import RankedCandidate
@@ -90,10 +88,13 @@ class WaitlistEntryNode(relay.Node):
 
     @strawberry.field
     async def client(self, info: strawberry.Info[Context, Any]) -> ClientNode | None:
-        client = await info.context.loader("waitlist_client_by_id", client_loader).load(
-            uuid.UUID(self.client_id)
-        )
-        return ClientNode.of(client) if client is not None else None
+        """The member, under the same rule and audit as reading the client anywhere else."""
+        ensure_allowed(info, "client", "read")
+        (client,) = await load_clients(info, [uuid.UUID(self.client_id)])
+        if client is None:
+            return None
+        info.context.audit("read", "client", str(client.id), client.id)
+        return ClientNode.of(client)
 
     @classmethod
     def of(cls, entry: WaitlistEntry) -> WaitlistEntryNode:
@@ -141,13 +142,6 @@ class WaitlistEntryNode(relay.Node):
                 info.context.audit("read", "waitlist_entry", str(entry.id), entry.client_id)
             nodes.append(cls.of(entry) if entry is not None else None)
         return nodes
-
-
-def client_loader(context: Context) -> DataLoader[uuid.UUID, Client | None]:
-    async def load(ids: list[uuid.UUID]) -> list[Client | None]:
-        return await clients_by_ids(context.session, ids)
-
-    return DataLoader(load_fn=load)
 
 
 def entry_loader(context: Context) -> DataLoader[uuid.UUID, WaitlistEntry | None]:

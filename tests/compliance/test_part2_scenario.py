@@ -52,6 +52,7 @@ READS = {
     "SessionRecord": "session_record.graphql",
     "GetClientClinical": "clients.graphql",
     "AddDiagnosis": "clients.graphql",
+    "RemoveDiagnosis": "clients.graphql",
     "ResolveRiskFlag": "session_record.graphql",
     "AddSupervisionNote": "session_record.graphql",
 }
@@ -291,6 +292,24 @@ def test_adding_a_sud_diagnosis_never_reveals_a_withheld_one(scenario: Scenario)
     assert (again["__typename"], again["code"]) == ("InvalidInput", "duplicate")
     assert add("F11.20")["__typename"] == "ClientChanged"
     assert set(s.marta_diagnoses()) == {"sud", "F11.20", "F33.1", "F41.1"}
+
+
+def test_ending_a_withheld_sud_diagnosis_needs_what_seeing_it_needs(scenario: Scenario) -> None:
+    """Theo sees Marta's F10.20 listed as withheld (its id, no code): ending it is refused naming
+    diagnosisId and leaves it current; under her consent he may end it."""
+    s = scenario
+    withheld = s.marta_diagnoses()["sud"]
+
+    def remove() -> Any:
+        return s.theo.data("RemoveDiagnosis", input={"diagnosisId": withheld["id"]})["removeDiagnosis"]
+
+    refused = remove()
+    assert refused["__typename"] == "InvalidInput"
+    assert (refused["field"], refused["code"]) == ("diagnosisId", "part2_withheld")
+    assert s.marta_diagnoses()["sud"]["part2Withheld"] is True, "still current"
+    s.consent_to_dbt()
+    assert remove()["__typename"] == "ClientChanged"
+    assert set(s.marta_diagnoses()) == {"F33.1"}
 
 
 def test_writing_into_a_part2_record_needs_what_reading_it_needs(

@@ -174,7 +174,12 @@ def test_ranking_explains_each_candidate_and_estimates_the_wait(
         audited = session.scalars(
             select(AuditEvent).where(AuditEvent.resource_type == "waitlist_entry")
         ).all()
+        clients_read = session.scalars(
+            select(AuditEvent.resource_id).where(AuditEvent.resource_type == "client")
+        ).all()
     assert {a.resource_id for a in audited} == {str(urgent.id), str(routine.id), str(blocked.id)}
+    # Each entry's `client` is a read of that client's record, audited as any other.
+    assert set(clients_read) == {str(e.client_id) for e in (urgent, routine, blocked)}
 
 
 def test_separation_blocks_a_candidate_from_a_members_group(
