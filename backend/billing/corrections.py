@@ -11,18 +11,30 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
+from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from backend.billing.claim_builder import build_claim, claim_number, claimable
-from backend.billing.documents import claim_document, claim_from_document, corrected
-from backend.billing.models import Claim, ClaimStatus
+from backend.billing.documents import (
+    claim_document,
+    claim_from_document,
+    corrected,
+    corrected_week,
+    institutional_document,
+    institutional_from_document,
+)
+from backend.billing.iop_claims import give_back_days, rebuilt_week, week_claims_of_day
+from backend.billing.models import Claim, ClaimFormat, ClaimStatus
 from backend.billing.part2_payment import part2_of, with_part2
 from backend.billing.session_facts import load
 from backend.clients.models import Authorization
 from backend.database import utcnow
 from backend.errors import FieldProblem, InputRejected
+from backend.programs.models import LevelOfCare, Program
+from backend.scheduling.models import GroupSession
 from backend.workers.outbox import Payload, handler
 
 MEMBER_REMOVED = "billing.member_removed"
@@ -74,6 +86,8 @@ def _successor(
 def replace_claim(session: Session, claim_id: uuid.UUID) -> Claim:
     """A frequency-7 claim re-decided from the session now; the original becomes REPLACED."""
     original = _correctable(session, claim_id)
+    if original.claim_format is ClaimFormat.INSTITUTIONAL:
+        return _replace_week(session, original)
     billing = load(session, original.session_id)
     assert billing is not None
     decision = next(
@@ -81,9 +95,7 @@ def replace_claim(session: Session, claim_id: uuid.UUID) -> Claim:
     )
     if decision is None or not decision.billed:
         codes = ", ".join(r.code for r in decision.reasons) if decision else "not on the roster"
-        raise InputRejected(
-            [FieldProblem("claimId", "no_longer_billable", f"not billable now ({codes}): void it instead")]
-        )
+        raise _no_longer_billable(codes)
     # The replacement corrects the original service: it carries the authorization the original used
     # (and counted), not the one a new claim would draw on now (which may be another, or none).
     used = session.get(Authorization, original.authorization_id) if original.authorization_id else None
@@ -100,14 +112,34 @@ def replace_claim(session: Session, claim_id: uuid.UUID) -> Claim:
     return successor
 
 
+def _no_longer_billable(codes: str) -> InputRejected:
+    return InputRejected(
+        [FieldProblem("claimId", "no_longer_billable", f"not billable now ({codes}): void it instead")]
+    )
+
+
+def _replace_week(session: Session, original: Claim) -> Claim:
+    """An IOP/PHP week built again from its days as they stand now (a day whose member was removed
+    from the record is left out, and its authorization day given back)."""
+    number = claim_number()
+    week = rebuilt_week(session, original, "7", number, original.payer_claim_number)
+    if week is None:
+        raise _no_longer_billable("no day of the week is billable")
+    successor = _successor(original, number, "7", week.document, week.claim.total_charge)
+    session.add(successor)
+    give_back_days(session, original, keep=[e.id for e in week.events])
+    original.status = ClaimStatus.REPLACED
+    original.updated_at = utcnow()
+    session.flush()
+    return successor
+
+
 def void_claim(session: Session, claim_id: uuid.UUID) -> Claim:
     """A frequency-8 claim withdrawing the original (VOIDED); its authorization use is given back."""
     original = _correctable(session, claim_id)
-    subscriber, claim = claim_from_document(original.document)
     number = claim_number()
-    voided = corrected(claim, number, "8", original.payer_claim_number or "")
-    document = with_part2(claim_document(subscriber, voided), part2_of(original.document))
-    successor = _successor(original, number, "8", document, voided.total_charge)
+    document, total = _void_document(original, number)
+    successor = _successor(original, number, "8", document, total)
     session.add(successor)
     original.status = ClaimStatus.VOIDED
     original.updated_at = utcnow()
@@ -116,9 +148,26 @@ def void_claim(session: Session, claim_id: uuid.UUID) -> Claim:
     return successor
 
 
+def _void_document(original: Claim, number: str) -> tuple[dict[str, object], Decimal]:
+    """The document and total of claim `number` voiding `original` (as the payer numbered it)."""
+    ref = original.payer_claim_number or ""
+    part2 = part2_of(original.document)
+    if original.claim_format is ClaimFormat.INSTITUTIONAL:
+        subscriber, week = institutional_from_document(original.document)
+        voided_week = corrected_week(week, number, "8", ref)
+        document = institutional_document(subscriber, voided_week, [])
+        return with_part2(document, part2), voided_week.total_charge
+    subscriber, claim = claim_from_document(original.document)
+    voided = corrected(claim, number, "8", ref)
+    return with_part2(claim_document(subscriber, voided), part2), voided.total_charge
+
+
 def give_back_authorization(session: Session, claim: Claim) -> None:
-    """The claim's authorization use, returned (a claim withdrawn or voided did not use a session)."""
-    if claim.authorization_id is not None:
+    """The claim's authorization use, returned (a claim withdrawn or voided did not use a session;
+    an IOP/PHP week, none of its days)."""
+    if claim.claim_format is ClaimFormat.INSTITUTIONAL:
+        give_back_days(session, claim)
+    elif claim.authorization_id is not None:
         session.execute(
             update(Authorization)
             .where(Authorization.id == claim.authorization_id, Authorization.sessions_used > 0)
@@ -128,22 +177,64 @@ def give_back_authorization(session: Session, claim: Claim) -> None:
 
 @handler(MEMBER_REMOVED)
 def on_member_removed(session: Session, payload: Payload) -> None:
-    """Withdraw the removed member's claim for the session: delete it while unsent, void it once sent."""
+    """Withdraw the removed member's claim for the session: delete it while unsent, void it once sent.
+    An IOP/PHP day is one line of its week's claim: the week is billed again without it."""
     session_id = uuid.UUID(str(payload["session_id"]))
     client_id = uuid.UUID(str(payload["client_id"]))
+    gs = session.get(GroupSession, session_id)
+    program = session.get(Program, gs.program_id) if gs and gs.program_id else None
+    if gs is not None and program is not None and program.level_of_care is not LevelOfCare.OUTPATIENT:
+        day = gs.starts_at.astimezone(ZoneInfo(program.timezone)).date()
+        for week in week_claims_of_day(session, program.id, client_id, day):
+            _without_removed_day(session, week)
+        return
     claims = session.scalars(
         select(Claim)
         .where(
             Claim.session_id == session_id,
             Claim.client_id == client_id,
-            Claim.frequency == "1",
+            Claim.frequency.in_(["1", "7"]),
             Claim.status.not_in([ClaimStatus.VOIDED, ClaimStatus.REPLACED]),
         )
         .with_for_update()
     )
     for claim in claims:
-        if claim.status == ClaimStatus.READY:
-            give_back_authorization(session, claim)
+        _withdraw(session, claim)
+
+
+def _withdraw(session: Session, claim: Claim) -> None:
+    """Nothing the claim bills is billable any more: an unsent original is never sent; an unsent
+    replacement becomes the void of the payer's claim it was to replace; a sent claim is voided."""
+    if claim.status == ClaimStatus.READY:
+        give_back_authorization(session, claim)
+        replaced = session.get(Claim, claim.replaces_claim_id) if claim.replaces_claim_id else None
+        if claim.frequency == "7" and replaced is not None:
+            claim.document, claim.total_charge = _void_document(replaced, claim.claim_number)
+            claim.frequency = "8"
+            replaced.status = ClaimStatus.VOIDED
+        else:
             claim.status = ClaimStatus.VOIDED
-        elif claim.payer_claim_number:
+        claim.updated_at = utcnow()
+    elif claim.payer_claim_number:
+        void_claim(session, claim.id)
+
+
+def _without_removed_day(session: Session, claim: Claim) -> None:
+    """An unsent week claim is rewritten (or withdrawn when no day is left); a sent one is replaced
+    (or voided)."""
+    if claim.status == ClaimStatus.READY:
+        ref = institutional_from_document(claim.document)[1].original_claim_ref
+        week = rebuilt_week(session, claim, claim.frequency, claim.claim_number, ref)
+        if week is None:
+            _withdraw(session, claim)
+        else:
+            give_back_days(session, claim, keep=[e.id for e in week.events])
+            claim.document = week.document
+            claim.total_charge = week.claim.total_charge
+            claim.service_date = week.claim.statement_from
+        claim.updated_at = utcnow()
+    elif claim.payer_claim_number:
+        try:
+            replace_claim(session, claim.id)
+        except InputRejected:  # no day of the week is billable any more
             void_claim(session, claim.id)

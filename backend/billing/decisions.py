@@ -267,7 +267,8 @@ def _member_reasons(session: SessionFacts, member: MemberFacts) -> list[Reason]:
     elif member.eligibility is Eligibility.UNKNOWN:
         reasons.append(Reason("eligibility_unknown", "eligibility not verified", blocking=False))
     if member.authorization_required:
-        problem = check_authorization(member.authorization, session.service_date, _service(session))
+        service = authorized_service(session.level_of_care, session.program_kind)
+        problem = check_authorization(member.authorization, session.service_date, service)
         if problem is not None:
             reasons.append(Reason(problem.code, problem.message))
     if not member.part2_payment_consent:
@@ -337,12 +338,12 @@ def _telehealth_pos(setting: TelehealthPos, at_home: bool | None) -> str:
     return setting.value
 
 
-def _service(session: SessionFacts) -> AuthorizedService:
-    level = session.level_of_care
+def authorized_service(level: LevelOfCare, kind: ProgramKind) -> AuthorizedService:
+    """The service a session of this level of care and kind needs an authorization for."""
     if level.partial_hospitalization:
         return AuthorizedService.PARTIAL_HOSPITALIZATION
     if level.institutional:
         return AuthorizedService.INTENSIVE_OUTPATIENT
-    if session.program_kind is ProgramKind.MULTI_FAMILY:
+    if kind is ProgramKind.MULTI_FAMILY:
         return AuthorizedService.MULTI_FAMILY_GROUP
     return AuthorizedService.GROUP_PSYCHOTHERAPY

@@ -173,3 +173,16 @@ def corrected(
 ) -> ProfessionalClaim:
     """A replacement (7) or void (8) of a claim the payer knows as `payer_claim_number`."""
     return replace(claim, claim_id=claim_id, frequency=frequency, original_claim_ref=payer_claim_number)
+
+
+def corrected_week(
+    claim: InstitutionalClaim, claim_id: str, frequency: str, payer_claim_number: str
+) -> InstitutionalClaim:
+    """The same for an 837I, whose type of bill ends with the frequency too."""
+    return replace(
+        claim,
+        claim_id=claim_id,
+        frequency=frequency,
+        original_claim_ref=payer_claim_number,
+        type_of_bill=claim.type_of_bill[:-1] + frequency,
+    )

@@ -4,7 +4,10 @@ Runs as the outbox handler of `billing.session_closed`, which the session record
 transaction that makes it final. For every roster member it stores a `BillingDecision` (billed, or
 not and why); for each billed member it creates one original claim, keyed by the billable event
 (a unique index), and uses one session of the member's authorization only when that claim is new.
-Re-running, or a worker killed mid-way and retried, therefore never duplicates a claim or a use.
+An IOP/PHP day is billed on its week's claim later (backend.billing.iop_claims), but uses its day
+of the authorization when it is decided billed, marked on its billable event, so the next day's
+decision sees what is left. Re-running, or a worker killed mid-way and retried, therefore never
+duplicates a claim or a use.
 """
 
 from __future__ import annotations
@@ -17,12 +20,12 @@ from datetime import date, datetime, time, timedelta
 from typing import cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, bindparam, func, literal_column, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Table, Uuid, bindparam, func, literal_column, select, update
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.orm import Session
 
 from backend.billing.claim_builder import build_claim, claim_number, claimable
-from backend.billing.decisions import Decision
+from backend.billing.decisions import Decision, authorized_service
 from backend.billing.documents import claim_document
 from backend.billing.iop import week_of
 from backend.billing.iop_claims import IOP_WEEK
@@ -93,11 +96,14 @@ def produce_claims_many(session: Session, session_ids: Sequence[uuid.UUID]) -> l
         (e.session_id, e.client_id): e
         for e in session.scalars(select(BillableEvent).where(among(BillableEvent.session_id, ids)))
     }
-    billed_before = set(
-        session.scalars(
-            select(Claim.billable_event_id).where(among(Claim.session_id, ids), Claim.frequency == "1")
+    billed_before: dict[uuid.UUID, uuid.UUID | None] = {
+        event_id: auth_id
+        for event_id, auth_id in session.execute(
+            select(Claim.billable_event_id, Claim.authorization_id).where(
+                among(Claim.session_id, ids), Claim.frequency == "1"
+            )
         )
-    )
+    }
     uses: Counter[uuid.UUID] = Counter()
     visits: Counter[tuple[uuid.UUID, date]] = Counter()
     now = utcnow()
@@ -105,18 +111,37 @@ def produce_claims_many(session: Session, session_ids: Sequence[uuid.UUID]) -> l
     decision_rows: list[dict[str, object]] = []
     claim_rows: list[dict[str, object]] = []
     consumed: list[uuid.UUID] = []
+    days: list[tuple[uuid.UUID, uuid.UUID]] = []  # (billable event, authorization) of IOP/PHP days
     for billing in batch:
         sid = billing.group_session.id
-        billing = with_batch_effects(billing, uses, visits)
+        own = {  # the authorization each member's event used in an earlier run (claim or IOP day)
+            cid: auth_id
+            for (event_sid, cid), e in events.items()
+            if event_sid == sid and (auth_id := e.authorization_id or billed_before.get(e.id))
+        }
+        billing = with_batch_effects(billing, uses, visits, own)
         decisions = [claimable(billing, d) for d in billing.decide()]
-        # A claim carries (and uses) an authorization only while it has sessions left.
-        usable = {m.client_key for m in billing.members if m.authorization and m.authorization.remaining}
+        # A claim carries (and uses) an authorization only of its own service and while it has
+        # sessions left.
+        service = authorized_service(billing.facts.level_of_care, billing.facts.program_kind)
+        usable = {
+            m.client_key
+            for m in billing.members
+            if m.authorization and m.authorization.remaining and m.authorization.service == service
+        }
         billing = replace(
             billing, authorizations={c: a for c, a in billing.authorizations.items() if str(c) in usable}
         )
         decided += decisions
         decision_rows += [_decision_row(sid, d, now) for d in decisions]
         if billing.facts.level_of_care.institutional:  # IOP/PHP: one 837I per member and week
+            for d in decisions:
+                client_id = uuid.UUID(d.client_key)
+                event = events.get((sid, client_id))
+                auth = billing.authorizations.get(client_id)
+                if d.billed and event is not None and event.authorization_id is None and auth is not None:
+                    days.append((event.id, auth.id))
+                    uses[auth.id] += 1
             _week_when_complete(session, billing)  # the week's claims consume its events
             continue
         consumed.append(sid)
@@ -138,6 +163,9 @@ def produce_claims_many(session: Session, session_ids: Sequence[uuid.UUID]) -> l
             upsert.on_conflict_do_update(index_elements=["session_id", "client_id"], set_=changed),
             decision_rows,
         )
+    # One use per new claim and per newly marked IOP/PHP day, in the claims' transaction: a retried
+    # job finds the claims and the marks, and counts nothing twice.
+    used: Counter[uuid.UUID] = Counter()
     if claim_rows:
         made = session.execute(
             insert(table_of(Claim))
@@ -147,16 +175,17 @@ def produce_claims_many(session: Session, session_ids: Sequence[uuid.UUID]) -> l
             .returning(table_of(Claim).c.authorization_id),
             claim_rows,
         ).scalars()
-        # One use per new claim, in the claims' transaction: a retried job finds the claims and skips this.
-        used = Counter(a for a in made if a is not None)
-        if used:
-            table = table_of(Authorization)
-            session.execute(
-                update(table)
-                .where(table.c.id == bindparam("used_id"))
-                .values(sessions_used=table.c.sessions_used + bindparam("uses")),
-                [{"used_id": a, "uses": n} for a, n in used.items()],
-            )
+        used.update(a for a in made if a is not None)
+    if days:
+        used.update(_mark_days(session, days))
+    if used:
+        table = table_of(Authorization)
+        session.execute(
+            update(table)
+            .where(table.c.id == bindparam("used_id"))
+            .values(sessions_used=table.c.sessions_used + bindparam("uses")),
+            [{"used_id": a, "uses": n} for a, n in used.items()],
+        )
     if consumed:
         session.execute(
             update(BillableEvent)
@@ -164,6 +193,24 @@ def produce_claims_many(session: Session, session_ids: Sequence[uuid.UUID]) -> l
             .values(consumed_at=now)
         )
     return decided
+
+
+def _mark_days(session: Session, days: list[tuple[uuid.UUID, uuid.UUID]]) -> list[uuid.UUID]:
+    """Mark each IOP/PHP day's event with the authorization it uses, in one statement; returns the
+    authorizations of the days marked now (a day a concurrent run marked first is not returned)."""
+    events = table_of(BillableEvent)
+    pairs = select(
+        func.unnest(bindparam("day_events", [e for e, _ in days], type_=ARRAY(Uuid()))).label("event_id"),
+        func.unnest(bindparam("day_auths", [a for _, a in days], type_=ARRAY(Uuid()))).label("auth_id"),
+    ).subquery()
+    return list(
+        session.scalars(
+            update(events)
+            .where(events.c.id == pairs.c.event_id, events.c.authorization_id.is_(None))
+            .values(authorization_id=pairs.c.auth_id)
+            .returning(events.c.authorization_id)
+        )
+    )
 
 
 def table_of(model: type[TenantBase]) -> Table:

@@ -10,30 +10,40 @@ warning when the member's documented hours fall under the payer's weekly minimum
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
 from backend.billing.claim_builder import claim_number, provider_of, subscriber_of
 from backend.billing.claims import InstitutionalClaim, ServiceLine
 from backend.billing.documents import institutional_document
-from backend.billing.iop import ServiceMinutes, institutional_lines, iop_week_warnings, weekly_service_hours
+from backend.billing.iop import (
+    ServiceMinutes,
+    institutional_lines,
+    iop_week_warnings,
+    week_of,
+    weekly_service_hours,
+)
 from backend.billing.models import BillingDecision, Claim, ClaimFormat, ClaimStatus
 from backend.billing.part2_payment import with_part2
 from backend.billing.payer_rules import LevelOfCare
 from backend.billing.session_facts import SessionBilling, load
+from backend.clients.models import Authorization
 from backend.compliance.disclosures.rules import SHORT_NOTICE
 from backend.database import utcnow
 from backend.documentation.models import BillableEvent
-from backend.enrollment.models import Enrollment
+from backend.enrollment.models import Enrollment, SessionAttendee
 from backend.programs.models import Program
+from backend.scheduling.models import GroupSession
 from backend.workers.outbox import Payload, handler
 
 IOP_WEEK = "billing.iop_week"
-#: UB-04 type of bill: hospital outpatient (013x), admit-through-discharge claim frequency 1.
+#: UB-04 type of bill: hospital outpatient (013x), admit-through-discharge claim frequency 1 (a
+#: replacement's or void's last digit is 7 or 8).
 TYPE_OF_BILL = "0131"
 STILL_A_PATIENT = "30"
 
@@ -101,6 +111,53 @@ def _week_claim(
     level: LevelOfCare,
     week_of: date,
 ) -> Claim | None:
+    week = _week_document(
+        session, billing, client_id, events, level, week_of, _days_authorization(session, events)
+    )
+    if week is None:
+        return None
+    row = Claim(
+        id=uuid.uuid4(),
+        billable_event_id=events[0].id,
+        session_id=events[-1].session_id,
+        client_id=client_id,
+        payer_id=week.payer_id,
+        authorization_id=week.authorization.id if week.authorization else None,
+        claim_number=week.claim.claim_id,
+        claim_format=ClaimFormat.INSTITUTIONAL,
+        frequency="1",
+        status=ClaimStatus.READY,
+        service_date=week.claim.statement_from,
+        total_charge=week.claim.total_charge,
+        document=week.document,
+    )
+    session.add(row)
+    return row
+
+
+@dataclass(frozen=True)
+class WeekClaim:
+    """A member's week as an 837I claim, with the days (billable events) it bills."""
+
+    claim: InstitutionalClaim
+    document: dict[str, object]
+    payer_id: uuid.UUID
+    authorization: Authorization | None
+    events: list[BillableEvent]
+
+
+def _week_document(
+    session: Session,
+    billing: SessionBilling,
+    client_id: uuid.UUID,
+    events: list[BillableEvent],
+    level: LevelOfCare,
+    monday: date,
+    auth: Authorization | None,
+    frequency: str = "1",
+    original_ref: str | None = None,
+    number: str | None = None,
+) -> WeekClaim | None:
     coverage = billing.coverages.get(client_id)
     payer = billing.payers.get(str(coverage.payer_id)) if coverage and coverage.payer_id else None
     rules = billing.rules.get(str(payer.id)) if payer else None
@@ -108,7 +165,7 @@ def _week_claim(
     if coverage is None or payer is None or rules is None or rendering is None or not rendering.npi:
         return None
     (week,) = weekly_service_hours(
-        [ServiceMinutes(str(client_id), e.service_date, e.minutes_attended) for e in events], weeks=[week_of]
+        [ServiceMinutes(str(client_id), e.service_date, e.minutes_attended) for e in events], weeks=[monday]
     )
     priced = institutional_lines(week, level, rules)
     if priced.problems or not priced.lines:
@@ -119,20 +176,17 @@ def _week_claim(
         if events[0].enrollment_id
         else None
     )
-    diagnoses = billing.diagnoses[client_id][:12]
-    auth = billing.authorizations.get(client_id)
-    number = claim_number()
     claim = InstitutionalClaim(
-        claim_id=number,
-        frequency="1",
-        original_claim_ref=None,
-        type_of_bill=TYPE_OF_BILL,
+        claim_id=number or claim_number(),
+        frequency=frequency,
+        original_claim_ref=original_ref,
+        type_of_bill=TYPE_OF_BILL[:-1] + frequency,
         statement_from=priced.lines[0].service_date,
         statement_to=priced.lines[-1].service_date,
         admission_date=admitted or priced.lines[0].service_date,
         patient_status=STILL_A_PATIENT,
         condition_codes=priced.condition_codes,
-        diagnoses=diagnoses,
+        diagnoses=billing.diagnoses[client_id][:12],
         prior_auth=auth.reference if auth else None,
         notice=SHORT_NOTICE if client_id in billing.part2 else None,  # 42 CFR 2.32
         attending=provider_of(rendering),
@@ -148,23 +202,121 @@ def _week_claim(
             for line in priced.lines
         ),
     )
-    row = Claim(
-        id=uuid.uuid4(),
-        billable_event_id=events[0].id,
-        session_id=events[-1].session_id,
-        client_id=client_id,
-        payer_id=payer.id,
-        authorization_id=auth.id if auth else None,
-        claim_number=number,
-        claim_format=ClaimFormat.INSTITUTIONAL,
-        frequency="1",
-        status=ClaimStatus.READY,
-        service_date=claim.statement_from,
-        total_charge=sum((line.charge for line in claim.lines), Decimal("0")),
-        document=with_part2(
-            institutional_document(subscriber_of(billing, client_id), claim, warnings),
-            billing.part2.get(client_id),
-        ),
+    document = with_part2(
+        institutional_document(subscriber_of(billing, client_id), claim, warnings),
+        billing.part2.get(client_id),
     )
-    session.add(row)
-    return row
+    return WeekClaim(claim, document, payer.id, auth, events)
+
+
+def rebuilt_week(
+    session: Session, original: Claim, frequency: str, number: str, original_ref: str | None
+) -> WeekClaim | None:
+    """The week of `original` (an 837I) built again from its member's days as they stand now: days
+    decided billed whose member is still on the record. Frequency 7 (a replacement of the payer's
+    claim `original_ref`) or the original's own (an unsent claim rewritten), under the original's
+    authorization; None when no day is left to bill."""
+    monday = week_of(original.service_date)
+    program = session.get_one(
+        Program, session.scalar(select(GroupSession.program_id).where(GroupSession.id == original.session_id))
+    )
+    on_record = and_(
+        SessionAttendee.session_id == BillableEvent.session_id,
+        SessionAttendee.client_id == BillableEvent.client_id,
+    )
+    decided = and_(
+        BillingDecision.session_id == BillableEvent.session_id,
+        BillingDecision.client_id == BillableEvent.client_id,
+    )
+    events = list(
+        session.scalars(
+            select(BillableEvent)
+            .join(SessionAttendee, on_record)
+            .join(BillingDecision, decided)
+            .where(
+                BillableEvent.client_id == original.client_id,
+                BillableEvent.program_id == program.id,
+                BillableEvent.service_date.between(monday, monday + timedelta(days=6)),
+                SessionAttendee.removed_at.is_(None),
+                BillingDecision.billed,
+            )
+            .order_by(BillableEvent.service_date)
+        )
+    )
+    if not events:
+        return None
+    billing = load(session, events[-1].session_id)
+    assert billing is not None
+    auth = session.get(Authorization, original.authorization_id) if original.authorization_id else None
+    return _week_document(
+        session,
+        billing,
+        original.client_id,
+        events,
+        LevelOfCare(program.level_of_care.value),
+        monday,
+        auth,
+        frequency,
+        original_ref,
+        number,
+    )
+
+
+def give_back_days(session: Session, claim: Claim, keep: Collection[uuid.UUID] = ()) -> None:
+    """The authorization days the days of `claim` (an 837I) used, returned for each of its week's
+    days not in `keep` (a voided week returns them all; a replacement those it no longer bills)."""
+    monday = week_of(claim.service_date)
+    program_id = select(GroupSession.program_id).where(GroupSession.id == claim.session_id)
+    marked = session.execute(
+        select(BillableEvent.id, BillableEvent.authorization_id)
+        .where(
+            BillableEvent.client_id == claim.client_id,
+            BillableEvent.program_id == program_id.scalar_subquery(),
+            BillableEvent.authorization_id.is_not(None),
+            BillableEvent.service_date.between(monday, monday + timedelta(days=6)),
+            BillableEvent.id.not_in(list(keep)),
+        )
+        .with_for_update()
+    ).all()
+    if not marked:
+        return
+    session.execute(
+        update(BillableEvent)
+        .where(BillableEvent.id.in_([event_id for event_id, _ in marked]))
+        .values(authorization_id=None)
+    )
+    for auth_id, days in Counter(auth_id for _, auth_id in marked).items():
+        session.execute(
+            update(Authorization)
+            .where(Authorization.id == auth_id)
+            .values(sessions_used=func.greatest(Authorization.sessions_used - days, 0))
+        )
+
+
+def _days_authorization(session: Session, events: list[BillableEvent]) -> Authorization | None:
+    """The authorization the week's days used (backend.billing.engine marks each billed day); when
+    one ran out mid-week and another took over, the one most days used (a claim names one)."""
+    used = Counter(e.authorization_id for e in events if e.authorization_id is not None)
+    return session.get(Authorization, used.most_common(1)[0][0]) if used else None
+
+
+def week_claims_of_day(
+    session: Session, program_id: uuid.UUID, client_id: uuid.UUID, day: date
+) -> list[Claim]:
+    """The member's live 837I claims (original or replacement) of the program's week holding `day`."""
+    monday = week_of(day)
+    return list(
+        session.scalars(
+            select(Claim)
+            .join(GroupSession, GroupSession.id == Claim.session_id)
+            .where(
+                GroupSession.program_id == program_id,
+                Claim.client_id == client_id,
+                Claim.claim_format == ClaimFormat.INSTITUTIONAL,
+                Claim.frequency.in_(["1", "7"]),
+                Claim.status.not_in([ClaimStatus.VOIDED, ClaimStatus.REPLACED]),
+                Claim.service_date.between(monday, monday + timedelta(days=6)),
+            )
+            .with_for_update(of=Claim)
+        )
+    )

@@ -20,6 +20,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from backend.billing.authorizations import Authorization as AuthorizationFacts
+from backend.billing.authorizations import AuthorizedService
 from backend.billing.decisions import (
     Coverage,
     Decision,
@@ -27,6 +28,7 @@ from backend.billing.decisions import (
     MemberFacts,
     ProgramKind,
     SessionFacts,
+    authorized_service,
     decide_session,
 )
 from backend.billing.models import Claim, ClaimStatus, EligibilityCheck, Payer, PayerRuleVersion
@@ -209,8 +211,9 @@ def load_many(session: Session, session_ids: Sequence[uuid.UUID]) -> list[Sessio
         program = programs.get(gs.program_id) if gs.program_id else None
         day = dates[gs.id]
         roster_ids = [a.client_id for a, _ in rosters[gs.id]]
+        service = service_of(program)
         covering = {
-            c: _first_to_use(found)
+            c: _first_to_use(found, service)
             for c in roster_ids
             if (found := [a for a in authorizations[c] if a.starts_on <= day <= a.ends_on])
         }
@@ -241,10 +244,31 @@ def load_many(session: Session, session_ids: Sequence[uuid.UUID]) -> list[Sessio
     return result
 
 
-def _first_to_use(authorizations: list[Authorization]) -> Authorization:
-    """The authorization a session uses: one with sessions left, ending first (an exhausted one only
-    when nothing else covers the date, so the decision can say so)."""
-    return min(authorizations, key=lambda a: (a.sessions_used >= a.sessions_authorized, a.ends_on))
+def _first_to_use(authorizations: list[Authorization], service: AuthorizedService) -> Authorization:
+    """The authorization a session uses: one for the session's service with sessions left, ending
+    first (another service's or an exhausted one only when nothing else covers the date, so the
+    decision can say so)."""
+    return min(
+        authorizations,
+        key=lambda a: (a.service != service, a.sessions_used >= a.sessions_authorized, a.ends_on),
+    )
+
+
+def service_of(program: Program | None) -> AuthorizedService:
+    """The service its sessions need an authorization for."""
+    return authorized_service(_level_of(program), _kind_of(program))
+
+
+def _level_of(program: Program | None) -> LevelOfCare:
+    return LevelOfCare(program.level_of_care.value) if program else LevelOfCare.OUTPATIENT
+
+
+def _kind_of(program: Program | None) -> ProgramKind:
+    return (
+        ProgramKind.MULTI_FAMILY
+        if program and program.modality == Modality.MULTI_FAMILY
+        else ProgramKind.GROUP
+    )
 
 
 @dataclass(frozen=True)
@@ -282,10 +306,8 @@ def _session_billing(
         service_date=day,
         minutes=int((ends_at - starts_at).total_seconds() // 60),
         telehealth=gs.telehealth,
-        program_kind=ProgramKind.MULTI_FAMILY
-        if program and program.modality == Modality.MULTI_FAMILY
-        else ProgramKind.GROUP,
-        level_of_care=LevelOfCare(program.level_of_care.value) if program else LevelOfCare.OUTPATIENT,
+        program_kind=_kind_of(program),
+        level_of_care=_level_of(program),
         psychotherapy=not (program and program.modality == Modality.PSYCHOEDUCATION),
         rendering_credential=credentials[0].upper() if credentials else None,
         group_visits_same_day={str(c): n for c, n in same_day.items() if n},
@@ -321,6 +343,7 @@ def _session_billing(
                     sessions_used=auth.sessions_used,
                     starts_on=auth.starts_on,
                     ends_on=auth.ends_on,
+                    service=AuthorizedService(auth.service),
                     key=str(auth.id),
                 )
                 if auth
@@ -368,10 +391,15 @@ def _billed_same_day(
 
 
 def with_batch_effects(
-    billing: SessionBilling, uses: Mapping[uuid.UUID, int], visits: Mapping[tuple[uuid.UUID, date], int]
+    billing: SessionBilling,
+    uses: Mapping[uuid.UUID, int],
+    visits: Mapping[tuple[uuid.UUID, date], int],
+    own_uses: Mapping[uuid.UUID, uuid.UUID] | None = None,
 ) -> SessionBilling:
     """The session's facts after the claims a batch made before it: authorization uses and same-day
-    group visits that are not stored yet."""
+    group visits that are not stored yet; and before its own uses an earlier run stored (member ->
+    authorization), so deciding a session again sees each authorization as it was before it."""
+    own_uses = own_uses or {}
     day = billing.facts.service_date
     same_day = dict(billing.facts.group_visits_same_day)
     members = []
@@ -380,8 +408,11 @@ def with_batch_effects(
         if n := visits.get((cid, day), 0):
             same_day[member.client_key] = same_day.get(member.client_key, 0) + n
         auth = member.authorization
-        if auth is not None and (n := uses.get(uuid.UUID(auth.key), 0)):
-            member = replace(member, authorization=replace(auth, sessions_used=auth.sessions_used + n))
+        if auth is not None:
+            key = uuid.UUID(auth.key)
+            n = uses.get(key, 0) - (own_uses.get(cid) == key)
+            if n:
+                member = replace(member, authorization=replace(auth, sessions_used=auth.sessions_used + n))
         members.append(member)
     if same_day == billing.facts.group_visits_same_day and members == billing.members:
         return billing

@@ -97,9 +97,9 @@ class ClientCoverage(TenantBase):
 
 
 class Authorization(TenantBase):
-    """A payer's prior authorization for a service (group psychotherapy) for one member: N sessions
-    between two dates. Sessions used are counted from closed sessions' billable events; billing
-    (the claim engine) decrements it exactly once per claim."""
+    """A payer's prior authorization for a service (backend.billing.authorizations.AuthorizedService)
+    for one member: N sessions (IOP/PHP: days) between two dates. Billing (the claim engine) counts
+    one use per new claim, or per IOP/PHP day decided billed, exactly once."""
 
     __tablename__ = "authorizations"
     __table_args__ = (

@@ -12,7 +12,8 @@ built once per viewer shape and bound per call (backend.documentation.shapes):
 |                      | only when the viewer may read it (Part.MEMBER_SECTION), else withheld       |
 | open risk flags      | risk_flags not resolved; the level only under the Part 2 clearance of the   |
 |                      | section that raised it (Category.NOTES), else the flag is marked withheld   |
-| authorization        | the active one on the session date (one with sessions left first)          |
+| authorization        | the active one on the session date billing would use (the session's service |
+|                      | first, then one with sessions left)                                         |
 | visit cap            | the primary coverage's cap and the billable events of that calendar year    |
 | last group note      | the program's previous final record (Part.GROUP_NOTE, else withheld)        |
 
@@ -34,6 +35,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Executable,
+    String,
     Uuid,
     and_,
     any_,
@@ -47,6 +49,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.billing.session_facts import service_of
 from backend.clients.authorization_rules import calendar_year, expiring_soon, remaining
 from backend.clients.models import Authorization, Client, ClientCoverage
 from backend.clients.rules import CoveragePriority
@@ -70,6 +73,7 @@ RECENT_SESSIONS = 4
 MEMBERS = bindparam("v_members", type_=ARRAY(Uuid()))
 BEFORE = bindparam("v_before", type_=DateTime(timezone=True))
 ON = bindparam("v_on", type_=Date())
+SERVICE = bindparam("v_service", type_=String())
 
 
 @dataclass(frozen=True)
@@ -172,7 +176,13 @@ async def read_brief(
     on = group_session.starts_at.astimezone(ZoneInfo(zone)).date()
     roster = (await session.execute(*_ROSTER.bind((), params))).all()
     ids = [r.client_id for r in roster]
-    params |= {**scope.params(), MEMBERS.key: ids, BEFORE.key: group_session.starts_at, ON.key: on}
+    params |= {
+        **scope.params(),
+        MEMBERS.key: ids,
+        BEFORE.key: group_session.starts_at,
+        ON.key: on,
+        SERVICE.key: service_of(program).value,
+    }
     attendance = await _recent_attendance(session, viewer, params, scope) if ids else {}
     sections = await _last_sections(session, viewer, params, scope) if ids else {}
     risks = await _open_risks(session, viewer, params, scope) if ids else {}
@@ -369,10 +379,16 @@ def _authorizations_statement() -> Executable:
     return (
         select(a)
         .where(a.client_id == any_(MEMBERS), a.starts_on <= ON, a.ends_on >= ON)
-        # One per member: an authorization with sessions left before an exhausted one, then the
-        # one ending first (the one this session draws on).
+        # One per member, the one this session draws on (as billing picks it): one for the session's
+        # service before another, with sessions left before an exhausted one, then the one ending first.
         .ext(distinct_on(a.client_id))
-        .order_by(a.client_id, (a.sessions_used >= a.sessions_authorized), a.ends_on, a.created_at)
+        .order_by(
+            a.client_id,
+            a.service != SERVICE,
+            (a.sessions_used >= a.sessions_authorized),
+            a.ends_on,
+            a.created_at,
+        )
     )
 
 

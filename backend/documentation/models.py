@@ -173,6 +173,11 @@ class BillableEvent(TenantBase):
     present_count: Mapped[int]
     telehealth: Mapped[bool]
     cpt: Mapped[str | None] = mapped_column(String(5))
+    #: An IOP/PHP day billed under an authorization: the one it used, set once when the day is
+    #: decided billed (so a re-run counts it once) and carried by the week's claim.
+    authorization_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("authorizations.id", ondelete="SET NULL")
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     consumed_at: Mapped[datetime | None]
 

@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.billing.corrections import MEMBER_REMOVED
 from backend.billing.engine import SESSION_CLOSED
-from backend.clients.models import Client
+from backend.clients.models import Authorization, Client
 from backend.clinic.store import clinic_settings
 from backend.database import utcnow
 from backend.documentation.individuality import (
@@ -350,13 +350,22 @@ async def remove_member(
         attendee.removal_reason = reason
         # Billing withdraws the member's claim (deleted while unsent, voided once sent).
         add_message(session, MEMBER_REMOVED, {"session_id": session_id, "client_id": client_id})
-        await session.execute(
-            delete(BillableEvent).where(
+        withdrawn = await session.scalars(
+            delete(BillableEvent)
+            .where(
                 BillableEvent.session_id == session_id,
                 BillableEvent.client_id == client_id,
                 BillableEvent.consumed_at.is_(None),
             )
+            .returning(BillableEvent.authorization_id)
         )
+        # An IOP/PHP day not yet on its week's claim gives back the authorization day it used.
+        for auth_id in [a for a in withdrawn if a is not None]:
+            await session.execute(
+                update(Authorization)
+                .where(Authorization.id == auth_id, Authorization.sessions_used > 0)
+                .values(sessions_used=Authorization.sessions_used - 1)
+            )
     else:
         await session.delete(attendee)
         state.roster.remove(attendee)

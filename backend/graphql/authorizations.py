@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import strawberry
 from sqlalchemy import select
 
-from backend.billing.authorizations import forecast
+from backend.billing.authorizations import AuthorizedService, forecast
 from backend.clients.authorization_rules import (
     AuthorizationDraft,
     authorization_problems,
@@ -37,6 +37,8 @@ from backend.graphql.transactions import Atomic
 from backend.programs.models import Program
 from backend.scheduling.models import GroupSession, SessionStatus
 
+AuthorizedServiceEnum = strawberry.enum(AuthorizedService, name="AuthorizedService")
+
 
 @strawberry.type
 class AuthorizationForecast:
@@ -49,14 +51,15 @@ class AuthorizationForecast:
 
 @strawberry.type(name="Authorization")
 class AuthorizationType:
-    """A payer's authorization of N group psychotherapy sessions between two dates for one member."""
+    """A payer's authorization of N sessions (IOP/PHP: days) of one service between two dates for one
+    member."""
 
     id: strawberry.ID
     client_id: strawberry.ID
     coverage_id: strawberry.ID
     payer_name: str
     reference: str
-    service: str
+    service: str = strawberry.field(description="The AuthorizedService value, lower case")
     sessions_authorized: int
     sessions_used: int
     remaining: int
@@ -127,9 +130,15 @@ class AddAuthorizationInput:
     client_id: strawberry.ID
     coverage_id: strawberry.ID
     reference: str = strawberry.field(description="The payer's authorization number")
-    sessions_authorized: int
+    sessions_authorized: int = strawberry.field(
+        description="Sessions authorized; for intensive outpatient and partial hospitalization, days"
+    )
     starts_on: date
     ends_on: date
+    service: AuthorizedServiceEnum = strawberry.field(  # type: ignore[valid-type]
+        default=AuthorizedService.GROUP_PSYCHOTHERAPY,
+        description="What the payer authorized: a session bills only under its own service's authorization",
+    )
 
 
 @strawberry.type
@@ -241,6 +250,7 @@ class AuthorizationMutations:
             coverage_id=coverage_id,
             reference=draft.reference.strip(),
             sessions_authorized=draft.sessions_authorized,
+            service=AuthorizedService(input.service).value,
             sessions_used=0,
             starts_on=draft.starts_on,
             ends_on=draft.ends_on,

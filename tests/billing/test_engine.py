@@ -26,6 +26,7 @@ from backend.staff.models import StaffCredential, StaffMember
 from backend.tenants.models import Tenant
 from backend.tenants.routing import tenant_session
 from backend.workers.outbox import OutboxMessage, process
+from tests.billing.factories import remove_from_final_record
 from tests.documentation.test_session_record_graphql import Scenario, _signed_final, api  # noqa: F401
 from tests.support import GraphQLClient
 
@@ -149,6 +150,47 @@ def test_running_the_engine_again_never_duplicates_a_claim_or_an_authorization_u
     with tenant_session(s.database.engine, s.clinic.schema_name) as session:
         assert len(list(session.scalars(select(Claim)))) == 7
         assert session.scalars(select(Authorization)).one().sessions_used == 4
+
+
+def test_deciding_a_billed_session_again_sees_the_authorization_as_it_was_before_it(billed: Scenario) -> None:
+    """AUTH-77's last session went to this claim: a re-run still decides the member billed (its own
+    use is not counted against it) and uses nothing more."""
+    s = billed
+    member = s.group.members[2].client_id
+    with tenant_session(s.database.engine, s.clinic.schema_name) as session:
+        session.scalars(select(Authorization)).one().sessions_authorized = 4
+        coverage = session.scalars(select(ClientCoverage).where(ClientCoverage.client_id == member)).one()
+        version = session.scalars(
+            select(PayerRuleVersion).where(PayerRuleVersion.payer_id == coverage.payer_id)
+        ).one()
+        version.rules = {**version.rules, "authorization_required": True}
+    _run_outbox(s)
+    with tenant_session(s.database.engine, s.clinic.schema_name) as session:
+        produce_claims(session, s.group.session_id)
+    with tenant_session(s.database.engine, s.clinic.schema_name) as session:
+        decision = session.scalars(select(BillingDecision).where(BillingDecision.client_id == member)).one()
+        assert decision.billed, decision.reasons
+        assert session.scalars(select(Authorization)).one().sessions_used == 4
+
+
+def test_removing_a_member_whose_claim_awaits_replacement_voids_the_payers_claim(billed: Scenario) -> None:
+    """The payer paid PAYER-1 and its replacement is not sent yet when the member is taken off the
+    record: the replacement goes out as the void of PAYER-1 instead, and the session is given back."""
+    s = billed
+    _run_outbox(s)
+    member = s.group.members[2].client_id
+    with tenant_session(s.database.engine, s.clinic.schema_name) as session:
+        original = session.scalars(select(Claim).where(Claim.client_id == member)).one()
+        original.status, original.payer_claim_number = ClaimStatus.PAID, "PAYER-1"
+    with tenant_session(s.database.engine, s.clinic.schema_name) as session:
+        replacement = replace_claim(session, original.id)
+    remove_from_final_record(s.database, s.clinic, s.group.session_id, member)
+    with tenant_session(s.database.engine, s.clinic.schema_name) as session:
+        void = session.get_one(Claim, replacement.id)
+        assert (void.frequency, void.status) == ("8", ClaimStatus.READY)
+        assert void.document["claim"]["original_claim_ref"] == "PAYER-1"
+        assert session.get_one(Claim, original.id).status == ClaimStatus.VOIDED
+        assert session.scalars(select(Authorization)).one().sessions_used == 3
 
 
 def test_a_replacement_claim_carries_the_authorization_the_original_used(billed: Scenario) -> None:

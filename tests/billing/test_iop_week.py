@@ -2,26 +2,34 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
 
+from backend.billing.authorizations import AuthorizedService
 from backend.billing.clearinghouse import FileDropClearinghouse
+from backend.billing.corrections import void_claim
 from backend.billing.engine import produce_claims
 from backend.billing.iop_claims import IOP_WEEK
-from backend.billing.models import Claim, ClaimFormat, Payer, PayerRuleVersion
+from backend.billing.models import BillingDecision, Claim, ClaimFormat, ClaimStatus, Payer, PayerRuleVersion
 from backend.billing.payer_rules import ClaimFormat as RulesFormat
 from backend.billing.payer_rules import PayerRules, rules_as_json
 from backend.billing.submission import submit_ready_claims
 from backend.billing.x12.validation import pyx12_errors
-from backend.clients.models import Client, ClientCoverage, ClientDiagnosis, CoveragePriority
+from backend.clients.models import Authorization, Client, ClientCoverage, ClientDiagnosis, CoveragePriority
 from backend.database import Database
 from backend.documentation.models import BillableEvent
+from backend.documentation.signing import remove_member
+from backend.documentation.signoff import RecordStatus
 from backend.enrollment.models import Attendance, Enrollment, EnrollmentStatus, SessionAttendee
 from backend.programs.models import LevelOfCare, Modality, Program, ProgramKind
 from backend.scheduling.models import (
@@ -33,16 +41,19 @@ from backend.scheduling.models import (
 )
 from backend.staff.models import StaffMember
 from backend.tenants.models import Tenant
-from backend.tenants.routing import tenant_session
+from backend.tenants.routing import tenant_async_engine, tenant_session
 from backend.workers.outbox import OutboxMessage, process
-from tests.billing.factories import billing_provider
+from tests.billing.factories import billing_provider, remove_from_final_record
 from tests.documentation.group_scenario import add_staff
+from tests.documentation.test_privacy_matrix import add_record
 
 IOP_RULES = PayerRules(claim_format=RulesFormat.INSTITUTIONAL, fee_schedule={"S9480": Decimal("150.00")})
 MONDAY = date(2026, 11, 16)
 
 
-def _seed(session: Session) -> tuple[uuid.UUID, list[uuid.UUID], list[uuid.UUID]]:
+def _seed(
+    session: Session, rules: PayerRules = IOP_RULES
+) -> tuple[uuid.UUID, list[uuid.UUID], list[uuid.UUID]]:
     """An IOP program with a Monday-Friday week of 3-hour sessions; the last member attends only two days."""
     lead = add_staff(session, "Ida Lead", None)
     session.get_one(StaffMember, lead).npi = "1987654328"
@@ -53,7 +64,7 @@ def _seed(session: Session) -> tuple[uuid.UUID, list[uuid.UUID], list[uuid.UUID]
     session.add(billing_provider())
     session.flush()
     session.add(
-        PayerRuleVersion(payer_id=payer.id, effective_from=date(2026, 1, 1), rules=rules_as_json(IOP_RULES))
+        PayerRuleVersion(payer_id=payer.id, effective_from=date(2026, 1, 1), rules=rules_as_json(rules))
     )
     program = Program(
         id=uuid.uuid4(),
@@ -189,3 +200,214 @@ def test_an_iop_week_makes_one_837i_per_member_with_revenue_codes_and_an_hours_w
     text = file.read_text()
     assert "ST*837*" in text and "005010X223A2" in text and "SV2*0905*HC:S9480" in text
     assert pyx12_errors(text) == []
+
+
+def _authorize(session: Session, client_id: uuid.UUID, days: int, service: AuthorizedService) -> uuid.UUID:
+    coverage = session.scalars(select(ClientCoverage).where(ClientCoverage.client_id == client_id)).one()
+    auth = Authorization(
+        id=uuid.uuid4(), client_id=client_id, coverage_id=coverage.id, reference=f"PA-{service.value}",
+        service=service.value, sessions_authorized=days, starts_on=date(2026, 11, 1),
+        ends_on=date(2026, 12, 31),
+    )  # fmt: skip
+    session.add(auth)
+    return auth.id
+
+
+def test_each_billed_iop_day_uses_a_day_of_its_authorization_and_the_week_claim_carries_it(
+    database: Database, make_clinic: Callable[..., Tenant]
+) -> None:
+    """Under a payer requiring authorization: 3 authorized IOP days cover Monday to Wednesday and
+    Thursday is refused as exhausted; a group-therapy authorization covers no IOP day; billing the
+    week again uses nothing twice; the week claim names the IOP authorization."""
+    clinic = make_clinic()
+    with tenant_session(database.engine, clinic.schema_name) as session:
+        _, clients, sessions = _seed(session, replace(IOP_RULES, authorization_required=True))
+        iop = _authorize(session, clients[0], 3, AuthorizedService.INTENSIVE_OUTPATIENT)
+        group = _authorize(session, clients[1], 20, AuthorizedService.GROUP_PSYCHOTHERAPY)
+        short = _authorize(session, clients[2], 10, AuthorizedService.INTENSIVE_OUTPATIENT)
+
+    def bill_the_week() -> None:
+        for sid in sessions:
+            with tenant_session(database.engine, clinic.schema_name) as session:
+                produce_claims(session, sid)
+
+    bill_the_week()
+    bill_the_week()  # a retried job: every day was marked the first time
+    with tenant_session(database.engine, clinic.schema_name) as session:
+        used = {a.id: a.sessions_used for a in session.scalars(select(Authorization))}
+        assert used == {iop: 3, group: 0, short: 2}
+        decisions = {
+            (d.client_id, sessions.index(d.session_id)): d for d in session.scalars(select(BillingDecision))
+        }
+        assert [decisions[clients[0], day].billed for day in range(5)] == [True, True, True, False, False]
+
+        def reasons(client_id: uuid.UUID, day: int) -> set[str]:
+            return {r["code"] for r in decisions[client_id, day].reasons}
+
+        assert "authorization_exhausted" in reasons(clients[0], 3)
+        assert "no_active_authorization" in reasons(clients[1], 0) and not decisions[clients[1], 0].billed
+        week_rows = list(session.scalars(select(OutboxMessage.id).where(OutboxMessage.kind == IOP_WEEK)))
+    for row in week_rows:
+        with tenant_session(database.engine, clinic.schema_name) as session:
+            assert process(session, row)
+    with tenant_session(database.engine, clinic.schema_name) as session:
+        claims = {c.client_id: c for c in session.scalars(select(Claim))}
+        assert set(claims) == {clients[0], clients[2]}, "no IOP day of the second member was authorized"
+        first = claims[clients[0]]
+        assert (
+            first.authorization_id == iop
+            and first.document["institutional"]["prior_auth"] == "PA-intensive_outpatient"
+        )
+        assert len(first.document["institutional"]["lines"]) == 3
+        assert claims[clients[2]].authorization_id == short
+        assert {a.id: a.sessions_used for a in session.scalars(select(Authorization))}[iop] == 3
+
+
+def _billed_week(database: Database, clinic: Tenant) -> tuple[list[uuid.UUID], list[uuid.UUID], uuid.UUID]:
+    """The week billed and its claims made, the first member under a 10-day IOP authorization."""
+    with tenant_session(database.engine, clinic.schema_name) as session:
+        _, clients, sessions = _seed(session)
+        auth = _authorize(session, clients[0], 10, AuthorizedService.INTENSIVE_OUTPATIENT)
+    for sid in sessions:
+        with tenant_session(database.engine, clinic.schema_name) as session:
+            produce_claims(session, sid)
+    with tenant_session(database.engine, clinic.schema_name) as session:
+        rows = list(session.scalars(select(OutboxMessage.id).where(OutboxMessage.kind == IOP_WEEK)))
+    for row in rows:
+        with tenant_session(database.engine, clinic.schema_name) as session:
+            process(session, row)
+    return clients, sessions, auth
+
+
+def _adjudicated(database: Database, clinic: Tenant, client_id: uuid.UUID) -> uuid.UUID:
+    """The member's week claim as the payer accepted it, numbered PCN-1."""
+    with tenant_session(database.engine, clinic.schema_name) as session:
+        claim = session.scalars(select(Claim).where(Claim.client_id == client_id)).one()
+        claim.status, claim.payer_claim_number = ClaimStatus.ACCEPTED, "PCN-1"
+        return claim.id
+
+
+def _days_used(database: Database, clinic: Tenant, auth: uuid.UUID) -> tuple[int, int]:
+    """(sessions_used, days marked with the authorization)."""
+    with tenant_session(database.engine, clinic.schema_name) as session:
+        marked = session.scalars(select(BillableEvent).where(BillableEvent.authorization_id == auth)).all()
+        return session.get_one(Authorization, auth).sessions_used, len(marked)
+
+
+def test_voiding_an_iop_week_sends_a_frequency_8_837i_and_gives_back_its_days(
+    database: Database, make_clinic: Callable[..., Tenant], tmp_path: Path
+) -> None:
+    """The payer's week claim PCN-1 is voided by a clean 837I (13:A:8, REF*F8*PCN-1); the five
+    authorization days it used are given back."""
+    clinic = make_clinic()
+    clients, _, auth = _billed_week(database, clinic)
+    assert _days_used(database, clinic, auth) == (5, 5)
+    claim_id = _adjudicated(database, clinic, clients[0])
+    with tenant_session(database.engine, clinic.schema_name) as session:
+        void = void_claim(session, claim_id)
+        assert void.frequency == "8" and void.claim_format == ClaimFormat.INSTITUTIONAL
+        for other in session.scalars(select(Claim).where(Claim.client_id != clients[0])):
+            other.status = ClaimStatus.SUBMITTED  # only the void goes out
+        sent = submit_ready_claims(session, FileDropClearinghouse(tmp_path / "ch"))
+    assert len(sent) == 1 and sent[0].claim_count == 1
+    (file,) = (tmp_path / "ch" / "outbox").glob("*.x12")
+    text = file.read_text()
+    assert "*13:A:8*" in text and "REF*F8*PCN-1~" in text and pyx12_errors(text) == []
+    assert _days_used(database, clinic, auth) == (0, 0)
+
+
+def test_removing_a_member_from_one_iop_day_rewrites_the_unsent_week_without_it(
+    database: Database, make_clinic: Callable[..., Tenant]
+) -> None:
+    """Wednesday's removal: the unsent week claim keeps its number with four lines and $600, and
+    Wednesday's authorization day is given back."""
+    clinic = make_clinic()
+    clients, sessions, auth = _billed_week(database, clinic)
+    remove_from_final_record(database, clinic, sessions[2], clients[0])
+    with tenant_session(database.engine, clinic.schema_name) as session:
+        (claim,) = session.scalars(select(Claim).where(Claim.client_id == clients[0]))
+        dates = [line["service_date"] for line in claim.document["institutional"]["lines"]]
+        assert claim.status == ClaimStatus.READY and claim.frequency == "1"
+        assert dates == ["2026-11-16", "2026-11-17", "2026-11-19", "2026-11-20"]
+        assert claim.total_charge == Decimal("600.00")
+    assert _days_used(database, clinic, auth) == (4, 4)
+
+
+def test_removing_a_member_from_one_iop_day_of_a_sent_week_replaces_it(
+    database: Database, make_clinic: Callable[..., Tenant]
+) -> None:
+    """The payer has the week as PCN-1: a frequency-7 claim naming PCN-1 bills the other four days;
+    removing the member from those too voids the week and gives back every day."""
+    clinic = make_clinic()
+    clients, sessions, auth = _billed_week(database, clinic)
+    original = _adjudicated(database, clinic, clients[0])
+    remove_from_final_record(database, clinic, sessions[2], clients[0])
+    with tenant_session(database.engine, clinic.schema_name) as session:
+        claims = {c.frequency: c for c in session.scalars(select(Claim).where(Claim.client_id == clients[0]))}
+        assert claims["1"].id == original and claims["1"].status == ClaimStatus.REPLACED
+        week = claims["7"].document["institutional"]
+        assert week["original_claim_ref"] == "PCN-1" and len(week["lines"]) == 4
+        claims["7"].status, claims["7"].payer_claim_number = ClaimStatus.ACCEPTED, "PCN-2"
+    assert _days_used(database, clinic, auth) == (4, 4)
+    for day in (0, 1, 3, 4):
+        remove_from_final_record(database, clinic, sessions[day], clients[0])
+    with tenant_session(database.engine, clinic.schema_name) as session:
+        mine = session.scalars(select(Claim).where(Claim.client_id == clients[0]).order_by(Claim.created_at))
+        chain = [(c.frequency, c.status, c.payer_claim_number) for c in mine]
+        last = session.scalars(select(Claim).where(Claim.frequency == "8")).one()
+    # PCN-2 (the payer's replacement) was replaced again while days were left, then, once none was,
+    # that unsent replacement became the void of PCN-2.
+    assert chain == [
+        ("1", ClaimStatus.REPLACED, "PCN-1"),
+        ("7", ClaimStatus.VOIDED, "PCN-2"),
+        ("8", ClaimStatus.READY, None),
+    ]
+    assert last.document["institutional"]["original_claim_ref"] == "PCN-2"
+    assert _days_used(database, clinic, auth) == (0, 0)
+
+
+def test_removing_a_member_from_an_iop_day_not_yet_on_a_claim_gives_its_authorization_day_back(
+    database: Database, make_clinic: Callable[..., Tenant]
+) -> None:
+    """Monday to Wednesday are decided (three days used) before the week's claim is made; taking the
+    member off Tuesday's final record withdraws that day and gives its authorization day back."""
+    clinic = make_clinic()
+    with tenant_session(database.engine, clinic.schema_name) as session:
+        _, clients, sessions = _seed(session)
+        auth = _authorize(session, clients[0], 10, AuthorizedService.INTENSIVE_OUTPATIENT)
+        add_record(session, sessions[1], {"theme": "skills"}, {}, RecordStatus.FINAL, datetime.now(UTC))
+    for sid in sessions[:3]:
+        with tenant_session(database.engine, clinic.schema_name) as session:
+            produce_claims(session, sid)
+    assert _days_used(database, clinic, auth) == (3, 3)
+
+    async def remove() -> None:
+        engine = create_async_engine(database.url, poolclass=NullPool)
+        async with AsyncSession(tenant_async_engine(engine, clinic.schema_name)) as s, s.begin():
+            await remove_member(s, sessions[1], clients[0], "Charted in error")
+        await engine.dispose()
+
+    asyncio.run(remove())
+    assert _days_used(database, clinic, auth) == (2, 2)
+
+
+def test_an_iop_week_never_uses_an_authorization_for_another_service(
+    database: Database, make_clinic: Callable[..., Tenant]
+) -> None:
+    """The payer needs no authorization and the member holds one for group psychotherapy only: the
+    week is billed without it, and none of its sessions is used."""
+    clinic = make_clinic()
+    with tenant_session(database.engine, clinic.schema_name) as session:
+        _, clients, sessions = _seed(session)
+        group = _authorize(session, clients[1], 20, AuthorizedService.GROUP_PSYCHOTHERAPY)
+    for sid in sessions:
+        with tenant_session(database.engine, clinic.schema_name) as session:
+            produce_claims(session, sid)
+    with tenant_session(database.engine, clinic.schema_name) as session:
+        (row, *_) = session.scalars(select(OutboxMessage.id).where(OutboxMessage.kind == IOP_WEEK))
+    with tenant_session(database.engine, clinic.schema_name) as session:
+        assert process(session, row)
+    with tenant_session(database.engine, clinic.schema_name) as session:
+        claim = session.scalars(select(Claim).where(Claim.client_id == clients[1])).one()
+        assert claim.authorization_id is None and claim.document["institutional"]["prior_auth"] is None
+    assert _days_used(database, clinic, group) == (0, 0)

@@ -63,7 +63,8 @@ COSIGN = "query { myCosignQueue { sessionId traineeName status } }"
 PROBLEM = "... on UserError { field code } ... on InvalidInput { errors { field code } }"
 ADD_AUTH = (
     "mutation($input: AddAuthorizationInput!) { addAuthorization(input: $input) { __typename "
-    + "... on AuthorizationAdded { authorization { reference remaining expiringSoon active payerName } } "
+    + "... on AuthorizationAdded { authorization { reference service remaining expiringSoon active "
+    + "payerName } } "
     + f"{PROBLEM} }} }}"
 )
 AUTHS = "query($c: ID!) { authorizations(clientId: $c) { reference remaining active } }"
@@ -182,6 +183,8 @@ def build_history(database: Database, settings: Settings, clinic: Tenant) -> His
             (m, coverage["m"], 10, 8, today - timedelta(days=90), today + timedelta(days=60), "M-ACTIVE"),
             (n, coverage["n"], 12, 12, today - timedelta(days=200), today - timedelta(days=30), "N-OLD"),
             (n, coverage["n"], 20, 3, today - timedelta(days=20), today + timedelta(days=100), "N-ACTIVE"),
+            # Ends first with days left, but for IOP: a DBT group session never draws on it.
+            (n, coverage["n"], 30, 0, today - timedelta(days=20), today + timedelta(days=40), "N-IOP"),
         ):
             session.add(
                 Authorization(
@@ -189,6 +192,7 @@ def build_history(database: Database, settings: Settings, clinic: Tenant) -> His
                     client_id=client_id,
                     coverage_id=cov,
                     reference=ref,
+                    service="intensive_outpatient" if ref == "N-IOP" else "group_psychotherapy",
                     sessions_authorized=authorized,
                     sessions_used=used,
                     starts_on=starts,
@@ -476,12 +480,17 @@ def test_adding_an_authorization_checks_coverage_sessions_and_dates(
     added = graphql.data(ADD_AUTH, _auth_input(h), token)["addAuthorization"]
     assert added["authorization"] == {
         "reference": "PA-2026-77",
+        "service": "group_psychotherapy",
         "remaining": 12,
         "expiringSoon": False,
         "active": True,
         "payerName": "Payer m",
     }
     assert len(graphql.data(AUTHS, {"c": str(h.m)}, token)["authorizations"]) == 2
+    iop = _auth_input(h, reference="PA-IOP-1", service="INTENSIVE_OUTPATIENT")
+    assert graphql.data(ADD_AUTH, iop, token)["addAuthorization"]["authorization"]["service"] == (
+        "intensive_outpatient"
+    )
     refused = graphql.execute(ADD_AUTH, _auth_input(h), h.accounts["F"].token)
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
