@@ -13,6 +13,38 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 OLDEST_PLAUSIBLE_AGE_YEARS = 125
 
 
+#: USPS codes of the states, DC, the territories and the military post offices: where a claim's
+#: subscriber (the member) may live.
+# fmt: off
+US_STATES = frozenset({
+    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "FL", "GA", "HI", "ID", "IL", "IN", "IA",
+    "KS", "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ",
+    "NM", "NY", "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT",
+    "VA", "WA", "WV", "WI", "WY", "DC", "PR", "VI", "GU", "AS", "MP", "AA", "AE", "AP",
+})
+# fmt: on
+ZIP = re.compile(r"^\d{5}(-?\d{4})?$")
+#: X12 N3/N4 limits (the member's address goes on every claim as the subscriber's).
+ADDRESS_LINE_MAX = 55
+CITY_MAX = 30
+
+
+class AdministrativeSex(enum.StrEnum):
+    """As claims carry it (837 DMG03)."""
+
+    FEMALE = "F"
+    MALE = "M"
+    UNKNOWN = "U"
+
+
+@dataclass(frozen=True)
+class AddressDraft:
+    line1: str
+    city: str
+    state: str
+    postal_code: str
+
+
 @dataclass(frozen=True)
 class ClientDraft:
     first_name: str
@@ -21,6 +53,36 @@ class ClientDraft:
     email: str | None
     phone: str | None = None
     emergency_contacts: tuple[EmergencyContactDraft, ...] = ()
+    address: AddressDraft | None = None
+    administrative_sex: AdministrativeSex | None = None
+
+
+def postal_digits(postal_code: str) -> str:
+    """A ZIP or ZIP+4 as stored: digits only ("04101-1234" -> "041011234")."""
+    return postal_code.strip().replace("-", "")
+
+
+def validate_address(field: str, address: AddressDraft | None) -> list[FieldProblem]:
+    """The member's home address, complete enough for a claim's subscriber (N3/N4)."""
+    if address is None:
+        return []
+    problems = []
+    for name, value, limit in (("line1", address.line1, ADDRESS_LINE_MAX), ("city", address.city, CITY_MAX)):
+        if not value.strip():
+            problems.append(FieldProblem(f"{field}.{name}", "required", "must not be blank"))
+        elif len(value.strip()) > limit:
+            problems.append(
+                FieldProblem(f"{field}.{name}", "too_long", f"must be at most {limit} characters")
+            )
+    if address.state.strip().upper() not in US_STATES:
+        problems.append(FieldProblem(f"{field}.state", "invalid_state", "must be a 2-letter USPS state code"))
+    if not ZIP.match(address.postal_code.strip()):
+        problems.append(
+            FieldProblem(
+                f"{field}.postalCode", "invalid_postal_code", "must be a ZIP (5 digits) or ZIP+4 (9)"
+            )
+        )
+    return problems
 
 
 def validate_client(draft: ClientDraft, today: date) -> list[FieldProblem]:
@@ -38,6 +100,7 @@ def validate_client(draft: ClientDraft, today: date) -> list[FieldProblem]:
         problems.append(FieldProblem("email", "invalid_format", "is not an email address"))
     problems += validate_phone("phone", draft.phone)
     problems += validate_emergency_contacts("emergencyContacts", list(draft.emergency_contacts))
+    problems += validate_address("address", draft.address)
     return problems
 
 

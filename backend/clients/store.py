@@ -14,11 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.clients.models import Client, ClientCoverage, ClientDiagnosis
 from backend.clients.rules import (
+    AddressDraft,
+    AdministrativeSex,
     ClientDraft,
     CoverageDraft,
     DiagnosisDraft,
     EmergencyContactDraft,
     normalize_icd10cm,
+    postal_digits,
 )
 from backend.errors import FieldProblem, InputRejected
 
@@ -28,15 +31,8 @@ def contacts_json(contacts: Sequence[EmergencyContactDraft]) -> list[dict[str, s
 
 
 def add_client(session: AsyncSession, draft: ClientDraft) -> Client:
-    client = Client(
-        id=uuid.uuid4(),
-        first_name=draft.first_name.strip(),
-        last_name=draft.last_name.strip(),
-        date_of_birth=draft.date_of_birth,
-        email=draft.email,
-        phone=draft.phone.strip() if draft.phone else None,
-        emergency_contacts=contacts_json(draft.emergency_contacts),
-    )
+    client = Client(id=uuid.uuid4())
+    apply_draft(client, draft)
     session.add(client)
     return client
 
@@ -49,6 +45,23 @@ def apply_draft(client: Client, draft: ClientDraft) -> None:
     client.email = draft.email
     client.phone = draft.phone.strip() if draft.phone else None
     client.emergency_contacts = contacts_json(draft.emergency_contacts)
+    client.sex = draft.administrative_sex.value if draft.administrative_sex else None
+    address = draft.address
+    client.address_line1 = address.line1.strip() if address else None
+    client.city = address.city.strip() if address else None
+    client.state = address.state.strip().upper() if address else None
+    client.postal_code = postal_digits(address.postal_code) if address else None
+
+
+def address_of(client: Client) -> AddressDraft | None:
+    """The stored home address; None unless complete (a claim needs every part)."""
+    if not (client.address_line1 and client.city and client.state and client.postal_code):
+        return None
+    return AddressDraft(client.address_line1, client.city, client.state, client.postal_code)
+
+
+def administrative_sex_of(client: Client) -> AdministrativeSex | None:
+    return AdministrativeSex(client.sex) if client.sex in set(AdministrativeSex) else None
 
 
 async def clients_by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Client | None]:

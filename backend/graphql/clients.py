@@ -18,6 +18,7 @@ import strawberry
 
 from backend.clients.models import Client, ClientDiagnosis
 from backend.clients.rules import (
+    AddressDraft,
     ClientDraft,
     CoverageDraft,
     CoveragePriority,
@@ -32,6 +33,8 @@ from backend.clients.rules import (
 from backend.clients.store import (
     add_client,
     add_diagnosis,
+    address_of,
+    administrative_sex_of,
     apply_draft,
     client_list,
     remove_coverage,
@@ -44,6 +47,7 @@ from backend.errors import FieldProblem
 from backend.graphql.access import allow, ensure_allowed
 from backend.graphql.clients_types import (
     AddDiagnosisInput,
+    AddressInput,
     ClientChanged,
     ClientChangeResult,
     ClientNode,
@@ -88,6 +92,10 @@ PART2_DIAGNOSIS_NOT_REMOVABLE = FieldProblem(
 
 def _contacts(items: list[EmergencyContactInput]) -> tuple[EmergencyContactDraft, ...]:
     return tuple(EmergencyContactDraft(c.name, c.relationship, c.phone) for c in items)
+
+
+def _address(item: AddressInput | None) -> AddressDraft | None:
+    return AddressDraft(item.line1, item.city, item.state, item.postal_code) if item else None
 
 
 def _diagnosis(item: DiagnosisInput) -> DiagnosisDraft:
@@ -135,6 +143,8 @@ class ClientMutations:
             input.email,
             input.phone,
             _contacts(input.emergency_contacts),
+            _address(input.address),
+            input.administrative_sex,
         )
         today = await clinic_today(info.context.session)
         diagnoses = [_diagnosis(d) for d in input.diagnoses]
@@ -172,6 +182,10 @@ class ClientMutations:
             tuple(EmergencyContactDraft(**c) for c in client.emergency_contacts or [])
             if input.emergency_contacts in (strawberry.UNSET, None)
             else _contacts(input.emergency_contacts or []),
+            address_of(client) if input.address is strawberry.UNSET else _address(input.address),
+            administrative_sex_of(client)
+            if input.administrative_sex is strawberry.UNSET
+            else input.administrative_sex,
         )
         problems = validate_client(draft, await clinic_today(info.context.session))
         if problems:

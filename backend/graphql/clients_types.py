@@ -19,8 +19,14 @@ from strawberry import relay
 from strawberry.dataloader import DataLoader
 
 from backend.clients.models import Client, ClientCoverage, ClientDiagnosis
-from backend.clients.rules import CoveragePriority
-from backend.clients.store import clients_by_ids, coverages_of, current_diagnoses
+from backend.clients.rules import AdministrativeSex, CoveragePriority
+from backend.clients.store import (
+    address_of,
+    administrative_sex_of,
+    clients_by_ids,
+    coverages_of,
+    current_diagnoses,
+)
 from backend.compliance.part2.segmentation import is_part2_diagnosis
 from backend.graphql.access import ensure_allowed
 from backend.graphql.context import Context
@@ -77,6 +83,28 @@ class Coverage:
         )
 
 
+AdministrativeSexEnum = strawberry.enum(
+    AdministrativeSex, name="AdministrativeSex", description="As claims carry it (837 DMG03)"
+)
+
+
+@strawberry.type
+class Address:
+    """The member's home address: a claim carries it as the subscriber's (N3/N4)."""
+
+    line1: str
+    city: str
+    state: str
+    postal_code: str = strawberry.field(description="ZIP or ZIP+4, digits only")
+
+    @classmethod
+    def of(cls, client: Client) -> Address | None:
+        found = address_of(client)
+        if found is None:
+            return None
+        return cls(line1=found.line1, city=found.city, state=found.state, postal_code=found.postal_code)
+
+
 @strawberry.type(name="Client")
 class ClientNode(relay.Node):
     id: relay.NodeID[str]
@@ -86,6 +114,8 @@ class ClientNode(relay.Node):
     email: str | None
     phone: str | None
     emergency_contacts: list[EmergencyContact]
+    address: Address | None = strawberry.field(description="Null: none on file (claims wait for it)")
+    administrative_sex: AdministrativeSexEnum | None  # type: ignore[valid-type]
 
     @classmethod
     def of(cls, client: Client) -> ClientNode:
@@ -97,6 +127,8 @@ class ClientNode(relay.Node):
             email=client.email,
             phone=client.phone,
             emergency_contacts=[EmergencyContact(**c) for c in client.emergency_contacts or []],
+            address=Address.of(client),
+            administrative_sex=administrative_sex_of(client),
         )
 
     @strawberry.field(description="Current ICD-10-CM diagnoses, primary first (clinical and billing roles).")
@@ -200,6 +232,14 @@ class CoverageInput:
 
 
 @strawberry.input
+class AddressInput:
+    line1: str
+    city: str
+    state: str = strawberry.field(description="2-letter USPS code")
+    postal_code: str = strawberry.field(description="ZIP or ZIP+4 (12345, 123456789 or 12345-6789)")
+
+
+@strawberry.input
 class RegisterClientInput:
     first_name: str
     last_name: str
@@ -207,13 +247,18 @@ class RegisterClientInput:
     email: str | None = None
     phone: str | None = None
     emergency_contacts: list[EmergencyContactInput] = strawberry.field(default_factory=list)
+    address: AddressInput | None = strawberry.field(
+        default=None, description="Needed before the member's sessions can be claimed"
+    )
+    administrative_sex: AdministrativeSexEnum | None = None  # type: ignore[valid-type]
     diagnoses: list[DiagnosisInput] = strawberry.field(default_factory=list)
     coverages: list[CoverageInput] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
 class UpdateClientInput:
-    """Fields left out keep their value; `email` or `phone` sent as null clears it."""
+    """Fields left out keep their value; `email`, `phone`, `address` or `administrativeSex` sent as
+    null clears it."""
 
     client_id: strawberry.ID
     first_name: str | None = strawberry.UNSET
@@ -222,6 +267,8 @@ class UpdateClientInput:
     email: str | None = strawberry.UNSET
     phone: str | None = strawberry.UNSET
     emergency_contacts: list[EmergencyContactInput] | None = strawberry.UNSET
+    address: AddressInput | None = strawberry.UNSET
+    administrative_sex: AdministrativeSexEnum | None = strawberry.UNSET  # type: ignore[valid-type]
 
 
 @strawberry.input

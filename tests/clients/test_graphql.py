@@ -17,6 +17,7 @@ from tests.support import GraphQLClient, make_account
 
 RECORD = """
   id firstName lastName email phone emergencyContacts { name relationship phone }
+  administrativeSex address { line1 city state postalCode }
   diagnoses { id code primary notedOn }
   coverages { priority payerName memberId groupNumber }
 """
@@ -30,7 +31,10 @@ mutation($input: RegisterClientInput!) {
 }"""
 GET = "query($id: ID!) { node(id: $id) { ... on Client { " + RECORD + " } } }"
 CHANGE_RESULT = (
-    "{ __typename ... on ClientChanged { client { " + RECORD + " } } ... on UserError { field code } }"
+    "{ __typename ... on ClientChanged { client { "
+    + RECORD
+    + " } } ... on UserError { field code } "
+    + "... on InvalidInput { errors { field code } } }"
 )
 
 
@@ -187,3 +191,53 @@ def test_set_coverage_replaces_the_same_priority(
         ("PRIMARY", "Cigna"),
         ("SECONDARY", "Medicaid"),
     ]
+
+
+HOME = {"line1": " 10 Elm St ", "city": "Portland", "state": "me", "postalCode": "04101-1234"}
+
+
+def test_an_address_and_administrative_sex_are_kept_as_a_claim_carries_them(
+    graphql: GraphQLClient, database: Database, settings: Settings, make_clinic: Callable[..., Tenant]
+) -> None:
+    """Registered with the home address and sex a claim's subscriber needs: read back trimmed, the
+    state upper-case and the ZIP+4 as digits, and stored where the claim builder reads them."""
+    clinic = make_clinic()
+    token = staff(database, settings, clinic, "clinician", "front_desk")
+    client_id = register(graphql, token, {**FULL, "address": HOME, "administrativeSex": "FEMALE"})
+    record = graphql.data(GET, {"id": client_id}, staff(database, settings, clinic, "biller"))["node"]
+    assert record["administrativeSex"] == "FEMALE"
+    assert record["address"] == {
+        "line1": "10 Elm St",
+        "city": "Portland",
+        "state": "ME",
+        "postalCode": "041011234",
+    }
+    with tenant_session(database.engine, clinic.schema_name) as session:
+        stored = session.scalars(select(Client)).one()
+        assert (stored.sex, stored.address_line1, stored.state, stored.postal_code) == (
+            "F",
+            "10 Elm St",
+            "ME",
+            "041011234",
+        )
+
+
+def test_a_bad_address_is_refused_naming_each_part_and_null_clears_it(
+    graphql: GraphQLClient, database: Database, settings: Settings, make_clinic: Callable[..., Tenant]
+) -> None:
+    """An unknown state and a short ZIP are each named and change nothing; sent as null the address
+    is cleared while the sex, left out, stays."""
+    clinic = make_clinic()
+    token = staff(database, settings, clinic, "clinician", "front_desk")
+    client_id = register(graphql, token, {**FULL, "address": HOME, "administrativeSex": "MALE"})
+    bad = {**HOME, "state": "XX", "postalCode": "041"}
+    refused = graphql.data(UPDATE, {"input": {"clientId": client_id, "address": bad}}, token)["updateClient"]
+    assert refused["__typename"] == "InvalidInput"
+    assert {(e["field"], e["code"]) for e in refused["errors"]} == {
+        ("address.state", "invalid_state"),
+        ("address.postalCode", "invalid_postal_code"),
+    }
+    kept = graphql.data(GET, {"id": client_id}, token)["node"]
+    assert kept["address"]["postalCode"] == "041011234"
+    cleared = graphql.data(UPDATE, {"input": {"clientId": client_id, "address": None}}, token)["updateClient"]
+    assert cleared["client"]["address"] is None and cleared["client"]["administrativeSex"] == "MALE"

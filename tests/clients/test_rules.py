@@ -7,11 +7,13 @@ from datetime import date
 import pytest
 
 from backend.clients.rules import (
+    AddressDraft,
     CoverageDraft,
     CoveragePriority,
     DiagnosisDraft,
     EmergencyContactDraft,
     is_icd10cm_format,
+    validate_address,
     validate_coverages,
     validate_diagnoses,
     validate_emergency_contacts,
@@ -74,3 +76,16 @@ def test_coverages_need_payer_and_member_id_and_distinct_priorities() -> None:
     ]
     problems = {(p.field, p.code) for p in validate_coverages("coverages", drafts)}
     assert problems == {("coverages[1].memberId", "required"), ("coverages", "duplicate_priority")}
+
+
+def test_an_address_needs_street_city_a_usps_state_and_a_zip_or_zip_plus_4() -> None:
+    """Each part is named under the field; ZIP+4 may come with its dash; a territory is a state."""
+    assert validate_address("address", AddressDraft("1 Main St", "San Juan", "pr", "00901-1234")) == []
+    problems = validate_address("address", AddressDraft(" ", "C" * 31, "ZZ", "1234-5"))
+    assert [(p.field, p.code) for p in problems] == [
+        ("address.line1", "required"),
+        ("address.city", "too_long"),
+        ("address.state", "invalid_state"),
+        ("address.postalCode", "invalid_postal_code"),
+    ]
+    assert validate_address("address", None) == []
