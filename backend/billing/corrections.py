@@ -4,7 +4,9 @@ A replacement is re-decided from the session as it stands now (e.g. after an add
 member's diagnoses or coverage), under the original's authorization; a void withdraws the claim and
 gives back the authorization use.
 A member removed from a final record has their claim withdrawn: deleted while still unsent, voided
-once the payer has it.
+once the payer has it (an unsent replacement becomes the void of the claim it was to replace). An
+IOP/PHP week (837I) is corrected as a whole, rebuilt from its days: removing a member from one day
+rewrites, replaces or voids the week without that day.
 """
 
 from __future__ import annotations
