@@ -12,7 +12,7 @@ from sqlalchemy import Select, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.clients.models import Client, ClientCoverage, ClientDiagnosis
+from backend.clients.models import Authorization, Client, ClientCoverage, ClientDiagnosis
 from backend.clients.rules import (
     AddressDraft,
     AdministrativeSex,
@@ -152,12 +152,26 @@ async def set_coverage(session: AsyncSession, client_id: uuid.UUID, draft: Cover
 
 
 async def remove_coverage(session: AsyncSession, client_id: uuid.UUID, priority: str) -> bool:
+    """Delete a coverage entered by mistake (False: none of this priority). One with authorizations
+    on file is refused: deleting it would delete them, and the claims that used them need them."""
     stmt = select(ClientCoverage).where(
         ClientCoverage.client_id == client_id, ClientCoverage.priority == priority
     )
-    coverage = (await session.scalars(stmt)).one_or_none()
+    coverage = (await session.scalars(stmt.with_for_update())).one_or_none()
     if coverage is None:
         return False
+    if await session.scalar(
+        select(Authorization.id).where(Authorization.coverage_id == coverage.id).limit(1)
+    ):
+        raise InputRejected(
+            [
+                FieldProblem(
+                    "priority",
+                    "has_authorizations",
+                    "the coverage has authorizations on file: replace it with setCoverage instead",
+                )
+            ]
+        )
     await session.delete(coverage)
     await session.flush()
     return True

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select
 
-from backend.clients.models import Client, ClientDiagnosis
+from backend.clients.models import Authorization, Client, ClientCoverage, ClientDiagnosis
 from backend.compliance.audit.events import AuditEvent
 from backend.database import Database
 from backend.settings import Settings
@@ -46,6 +47,7 @@ UPDATE = mutation("updateClient", "UpdateClientInput")
 ADD_DX = mutation("addDiagnosis", "AddDiagnosisInput")
 REMOVE_DX = mutation("removeDiagnosis", "RemoveDiagnosisInput")
 SET_COVERAGE = mutation("setCoverage", "SetCoverageInput")
+REMOVE_COVERAGE = mutation("removeCoverage", "RemoveCoverageInput")
 
 FULL = {
     "firstName": "Rae",
@@ -191,6 +193,39 @@ def test_set_coverage_replaces_the_same_priority(
         ("PRIMARY", "Cigna"),
         ("SECONDARY", "Medicaid"),
     ]
+
+
+def test_a_coverage_with_authorizations_is_not_removed_and_keeps_them(
+    graphql: GraphQLClient, database: Database, settings: Settings, make_clinic: Callable[..., Tenant]
+) -> None:
+    """Removing the primary coverage an authorization hangs on is refused naming priority (the
+    authorization stays); a secondary entered by mistake is removed."""
+    clinic = make_clinic()
+    token = staff(database, settings, clinic, "clinician", "front_desk")
+    client_id = register(graphql, token, FULL)
+    biller = staff(database, settings, clinic, "biller")
+    mistake = {"priority": "SECONDARY", "payerName": "Typo Health", "memberId": "X1"}
+    graphql.data(SET_COVERAGE, {"input": {"clientId": client_id, "coverage": mistake}}, biller)
+    with tenant_session(database.engine, clinic.schema_name) as session:
+        primary = session.scalars(select(ClientCoverage).where(ClientCoverage.priority == "primary")).one()
+        session.add(
+            Authorization(
+                client_id=primary.client_id, coverage_id=primary.id, reference="PA-1", sessions_authorized=12,
+                sessions_used=3, starts_on=date(2026, 1, 1), ends_on=date(2026, 12, 31),
+            )
+        )  # fmt: skip
+
+    def remove(priority: str) -> Any:
+        variables = {"input": {"clientId": client_id, "priority": priority}}
+        return graphql.data(REMOVE_COVERAGE, variables, biller)["removeCoverage"]
+
+    refused = remove("PRIMARY")
+    assert refused["__typename"] == "InvalidInput"
+    assert refused["errors"] == [{"field": "priority", "code": "has_authorizations"}]
+    assert remove("SECONDARY")["__typename"] == "ClientChanged"
+    with tenant_session(database.engine, clinic.schema_name) as session:
+        assert session.scalars(select(Authorization.reference)).all() == ["PA-1"]
+        assert session.scalars(select(ClientCoverage.priority)).all() == ["primary"]
 
 
 HOME = {"line1": " 10 Elm St ", "city": "Portland", "state": "me", "postalCode": "04101-1234"}
