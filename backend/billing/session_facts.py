@@ -212,10 +212,17 @@ def load_many(session: Session, session_ids: Sequence[uuid.UUID]) -> list[Sessio
         day = dates[gs.id]
         roster_ids = [a.client_id for a, _ in rosters[gs.id]]
         service = service_of(program)
-        covering = {
+        covering = {  # the primary coverage's authorizations: a claim goes to its payer
             c: _first_to_use(found, service)
             for c in roster_ids
-            if (found := [a for a in authorizations[c] if a.starts_on <= day <= a.ends_on])
+            if c in coverages
+            and (
+                found := [
+                    a
+                    for a in authorizations[c]
+                    if a.coverage_id == coverages[c].id and a.starts_on <= day <= a.ends_on
+                ]
+            )
         }
         staff = rendering.get(gs.id)
         result.append(

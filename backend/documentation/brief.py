@@ -378,7 +378,13 @@ def _authorizations_statement() -> Executable:
     a = Authorization
     return (
         select(a)
-        .where(a.client_id == any_(MEMBERS), a.starts_on <= ON, a.ends_on >= ON)
+        .join(ClientCoverage, ClientCoverage.id == a.coverage_id)
+        .where(
+            a.client_id == any_(MEMBERS),
+            a.starts_on <= ON,
+            a.ends_on >= ON,
+            ClientCoverage.priority == CoveragePriority.PRIMARY,  # billing claims to the primary payer
+        )
         # One per member, the one this session draws on (as billing picks it): one for the session's
         # service before another, with sessions left before an exhausted one, then the one ending first.
         .ext(distinct_on(a.client_id))

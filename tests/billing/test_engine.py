@@ -19,6 +19,7 @@ from backend.billing.engine import SESSION_CLOSED, produce_claims
 from backend.billing.models import BillingDecision, Claim, ClaimFormat, ClaimStatus, Payer, PayerRuleVersion
 from backend.billing.payer_rules import PayerRules, rules_as_json
 from backend.clients.models import Authorization, Client, ClientCoverage, ClientDiagnosis
+from backend.clients.rules import CoveragePriority
 from backend.database import Database
 from backend.documentation.models import BillableEvent
 from backend.settings import Settings
@@ -138,6 +139,32 @@ def test_closing_the_record_produces_exactly_one_claim_per_present_member_with_e
     assert claims[member.client_id].document["claim"]["diagnoses"] == ["F33.1", "F41.1"]
     assert claims[member.client_id].document["claim"]["prior_auth"] == "AUTH-77"
     assert auth.sessions_used == 4, "the session uses one authorized session"
+
+
+def test_a_claim_uses_only_an_authorization_of_the_coverage_it_bills(billed: Scenario) -> None:
+    """The member's secondary plan also authorized sessions, ending sooner: the claim to the primary
+    payer still names (and uses) AUTH-77, the primary coverage's, and leaves the secondary's alone."""
+    s = billed
+    member = s.group.members[2].client_id
+    with tenant_session(s.database.engine, s.clinic.schema_name) as session:
+        secondary = ClientCoverage(
+            id=uuid.uuid4(), client_id=member, priority=CoveragePriority.SECONDARY, payer_name="Medicaid",
+            member_id="MCD-2",
+        )  # fmt: skip
+        session.add(secondary)
+        session.flush()
+        session.add(
+            Authorization(
+                client_id=member, coverage_id=secondary.id, reference="SEC-1", sessions_authorized=12,
+                sessions_used=0, starts_on=date(2026, 1, 1), ends_on=date(2026, 12, 30),
+            )
+        )  # fmt: skip
+    _run_outbox(s)
+    with tenant_session(s.database.engine, s.clinic.schema_name) as session:
+        claim = session.scalars(select(Claim).where(Claim.client_id == member)).one()
+        used = {a.reference: a.sessions_used for a in session.scalars(select(Authorization))}
+    assert claim.document["claim"]["prior_auth"] == "AUTH-77"
+    assert used == {"AUTH-77": 4, "SEC-1": 0}
 
 
 def test_running_the_engine_again_never_duplicates_a_claim_or_an_authorization_use(billed: Scenario) -> None:
