@@ -83,7 +83,7 @@ class SessionFacts:
     level_of_care: LevelOfCare = LevelOfCare.OUTPATIENT
     psychotherapy: bool = True  # False: psychoeducation only
     present_count: int | None = None  # patients in the room; None: counted from the members
-    rendering_credential: str | None = None  # of the billing facilitator
+    rendering_credentials: tuple[str, ...] = ()  # of the billing facilitator, upper-case
     place_of_service: str = "11"  # where an in-person group meets (11 office, 53 CMHC...)
     group_visits_same_day: Mapping[str, int] = field(default_factory=dict)  # client_key -> other billed
 
@@ -229,13 +229,9 @@ def _payer_reasons(
                 "telehealth place of service needs whether the patient was at home",
             )
         )
-    credential = session.rendering_credential
-    if rules.credential_modifiers and credential not in rules.credential_modifiers:
-        reasons.append(
-            Reason(
-                "credential_not_billable", f"the payer has no modifier for credential {credential or 'none'}"
-            )
-        )
+    if rules.credential_modifiers and _billable_credential(session, rules) is None:
+        held = ", ".join(session.rendering_credentials) or "none"
+        reasons.append(Reason("credential_not_billable", f"the payer has no modifier for credential {held}"))
     level = session.level_of_care
     if level.institutional:
         inst = rules.institutional_codes.get(level)
@@ -250,6 +246,12 @@ def _payer_reasons(
         if code not in rules.fee_schedule:
             reasons.append(Reason("no_fee", f"no fee for {code} in the payer's schedule"))
     return reasons
+
+
+def _billable_credential(session: SessionFacts, rules: PayerRules) -> str | None:
+    """Of the facilitator's credentials, the one the payer has a modifier for (in the payer's order,
+    so a program credential such as DBT beside a licence never decides the claim)."""
+    return next((c for c in rules.credential_modifiers if c in session.rendering_credentials), None)
 
 
 #: 42 CFR Part 2: SUD records reach a payer only with the patient's consent for payment.
@@ -291,7 +293,7 @@ def _billed(
         )
     if rules.group_modifier:
         modifiers.append(rules.group_modifier)
-    credential_modifier = rules.credential_modifiers.get(session.rendering_credential or "")
+    credential_modifier = rules.credential_modifiers.get(_billable_credential(session, rules) or "")
     if credential_modifier:
         modifiers.append(credential_modifier)
     if session.group_visits_same_day.get(member.client_key, 0) > 0 and rules.distinct_service_modifier:

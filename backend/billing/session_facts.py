@@ -316,7 +316,7 @@ def _session_billing(
         program_kind=_kind_of(program),
         level_of_care=_level_of(program),
         psychotherapy=not (program and program.modality == Modality.PSYCHOEDUCATION),
-        rendering_credential=credentials[0].upper() if credentials else None,
+        rendering_credentials=tuple(sorted({c.upper() for c in credentials})),
         group_visits_same_day={str(c): n for c, n in same_day.items() if n},
     )
     members = []

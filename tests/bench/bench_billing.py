@@ -325,7 +325,7 @@ def pure_inputs(plan: Plan) -> list[Callable[[], SessionBilling]]:
                 telehealth=gs.telehealth,
                 program_kind=ProgramKind.GROUP,
                 level_of_care=LevelOfCare.OUTPATIENT,
-                rendering_credential=credentials[rendering.id],
+                rendering_credentials=(credentials[rendering.id],),
             )
             ids = [a["client_id"] for a in roster[session_id]]
             return SessionBilling(

@@ -60,7 +60,7 @@ def rules_of(payers: Mapping[str, PayerRules]) -> Callable[[str], PayerRules | N
 
 
 def session(**changes: object) -> SessionFacts:
-    base = SessionFacts(session_id="s1", service_date=DAY, minutes=90, rendering_credential="LCSW")
+    base = SessionFacts(session_id="s1", service_date=DAY, minutes=90, rendering_credentials=("LCSW",))
     return replace(base, **changes)  # type: ignore[arg-type]
 
 
@@ -98,7 +98,7 @@ def test_eight_member_session_with_one_no_show_bills_exactly_seven() -> None:
         member("m8", "B", attendance=Attendance.NO_SHOW, minutes_attended=0),
     ]
     # The billing facilitator is an LCSW; a co-facilitator (PsyD) does not change the claim.
-    facts = session(rendering_credential="LCSW", group_visits_same_day={"m4": 1})
+    facts = session(rendering_credentials=("LCSW",), group_visits_same_day={"m4": 1})
 
     decisions = decide_session(facts, members, rules_of(PAYERS))
 
@@ -233,7 +233,10 @@ def test_modifiers_come_in_a_stable_order() -> None:
     """Telehealth, group, credential, then distinct service: 95, HQ, AH, 59."""
     rules = replace(PAYER_A, one_group_visit_per_day=False)
     facts = session(
-        telehealth=True, patient_at_home=False, rendering_credential="PSYD", group_visits_same_day={"m1": 1}
+        telehealth=True,
+        patient_at_home=False,
+        rendering_credentials=("PSYD",),
+        group_visits_same_day={"m1": 1},
     )
     d = by_key(decide_session(facts, roster(2), rules_of({"A": rules})))
     assert d["m1"].modifiers == ("95", "HQ", "AH", "59")
@@ -251,8 +254,15 @@ def test_a_payer_paying_one_group_visit_a_day_refuses_the_second() -> None:
 
 def test_a_credential_the_payer_has_no_modifier_for_is_not_billed() -> None:
     """Payer A lists credential modifiers; an unlisted credential (a trainee) cannot be billed to it."""
-    decisions = decide_session(session(rendering_credential="TRAINEE"), roster(2), rules_of(PAYERS))
+    decisions = decide_session(session(rendering_credentials=("TRAINEE",)), roster(2), rules_of(PAYERS))
     assert all(d.reason_codes == ("credential_not_billable",) for d in decisions)
+
+
+def test_the_credential_the_payer_pays_decides_whatever_else_the_facilitator_holds() -> None:
+    """A licence beside a program credential (DBT) bills with the licence's modifier, in any order."""
+    for held in (("DBT", "LCSW"), ("LCSW", "DBT")):
+        decisions = decide_session(session(rendering_credentials=held), roster(2), rules_of(PAYERS))
+        assert all(d.billed and "AJ" in d.modifiers for d in decisions), held
 
 
 def test_an_expired_authorization_stops_the_claim() -> None:
