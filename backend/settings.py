@@ -11,9 +11,11 @@ import secrets
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 Environment = Literal["development", "test", "production"]
+#: X12 ISA15: files for a clearinghouse's test system (T) or for real processing (P).
+Usage = Literal["T", "P"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,8 @@ class Settings:
     # The worker's billing tick (clearinghouse poll, due eligibility checks) every so many seconds;
     # 0 turns it off. Off by default in tests, which run workers against shared clinics.
     billing_tick_seconds: float = 15 * 60
+    # ISA15 of every X12 file sent (837 claims, 270 eligibility requests): P in production.
+    x12_usage: Usage = "T"
     # Master keys wrapping each clinic's data keys: "id:<base64 32 bytes>,..." (first is current).
     # None outside production: a development key kept in the data folder
     # (backend.compliance.encryption.key_provider).
@@ -81,7 +85,15 @@ def load_settings() -> Settings:
         billing_tick_seconds=float(
             os.environ.get("ENSEMBLE_BILLING_TICK_SECONDS", "0" if environment == "test" else 15 * 60)
         ),
+        x12_usage=_x12_usage(environment),
     )
+
+
+def _x12_usage(environment: str) -> Usage:
+    usage = os.environ.get("ENSEMBLE_X12_USAGE", "P" if environment == "production" else "T")
+    if usage not in ("T", "P"):
+        raise RuntimeError("ENSEMBLE_X12_USAGE must be T (test) or P (production)")
+    return cast(Usage, usage)
 
 
 @lru_cache(maxsize=1)

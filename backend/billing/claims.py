@@ -180,4 +180,4 @@ class ClaimBatch:
     interchange_control_number: int
     group_control_number: int
     created_at: datetime
-    usage: str = "P"
+    usage: str = "T"  # ISA15: T test, P production (backend.settings.x12_usage)

@@ -46,6 +46,7 @@ from backend.clinic.models import ClinicSettings
 from backend.database import utcnow
 from backend.enrollment.models import Enrollment, EnrollmentStatus
 from backend.programs.models import Program
+from backend.settings import get_settings
 from backend.tenants.routing import session_schema
 from backend.workers.outbox import OutboxMessage, Payload, PermanentFailure, add_message, handler
 
@@ -130,6 +131,7 @@ def on_check_eligibility(session: Session, payload: Payload) -> None:
             receiver_id=RECEIVER_ID,
             control_number=0,  # taken below, only for a 270 that is sent
             created_at=check.requested_at,
+            usage=get_settings().x12_usage,
         ),
         payer_name=payer.name,
         payer_id=payer.payer_code,

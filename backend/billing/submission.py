@@ -157,6 +157,7 @@ def submit_ready_claims(
             interchange_control_number=control,
             group_control_number=control,
             created_at=now,
+            usage=get_settings().x12_usage,
         )
         try:
             text = write_837i(batch) if institutional else write_837p(batch)

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.orm import Session
@@ -39,6 +40,7 @@ from backend.scheduling.models import (
     SessionKind,
     SessionStatus,
 )
+from backend.settings import get_settings
 from backend.staff.models import StaffMember
 from backend.tenants.models import Tenant
 from backend.tenants.routing import tenant_async_engine, tenant_session
@@ -411,3 +413,21 @@ def test_an_iop_week_never_uses_an_authorization_for_another_service(
         claim = session.scalars(select(Claim).where(Claim.client_id == clients[1])).one()
         assert claim.authorization_id is None and claim.document["institutional"]["prior_auth"] is None
     assert _days_used(database, clinic, group) == (0, 0)
+
+
+def test_claims_go_out_marked_for_real_processing_only_when_configured(
+    database: Database, make_clinic: Callable[..., Tenant], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ISA15 follows ENSEMBLE_X12_USAGE (P in production, T elsewhere): with P the 837I says P."""
+    clinic = make_clinic()
+    _billed_week(database, clinic)
+    monkeypatch.setenv("ENSEMBLE_X12_USAGE", "P")
+    get_settings.cache_clear()
+    try:
+        with tenant_session(database.engine, clinic.schema_name) as session:
+            (batch,) = submit_ready_claims(session, FileDropClearinghouse(tmp_path / "ch"))
+    finally:
+        get_settings.cache_clear()
+    (file,) = (tmp_path / "ch" / "outbox").glob("*.x12")
+    assert batch.claim_count == 3 and "*00501*" in file.read_text()
+    assert file.read_text().split("~")[0].split("*")[15] == "P"
