@@ -187,10 +187,16 @@ def create_program_with_a_past_session(admin: ContractClient, facilitator: str) 
 
 
 def register_member(
-    desk: ContractClient, clinician: ContractClient, first: str, member_id: str, program: str, day: date
+    desk: ContractClient,
+    clinician: ContractClient,
+    first: str,
+    member_id: str,
+    payer_id: str,
+    program: str,
+    day: date,
 ) -> tuple[str, str]:
-    """Front desk registers the member (address, sex, primary coverage) and enrolls them; the clinician
-    adds the diagnosis and a treatment plan. Returns (client id, treatment goal id)."""
+    """Front desk registers the member (address, sex, primary coverage with its payer) and enrolls
+    them; the clinician adds the diagnosis and a treatment plan. Returns (client id, goal id)."""
     registered = ok(
         desk.run(
             "RegisterClient",
@@ -206,7 +212,14 @@ def register_member(
                     "state": "ME",
                     "postalCode": "04101-1234",
                 },
-                "coverages": [{"priority": "PRIMARY", "payerName": "Medicaid MCO", "memberId": member_id}],
+                "coverages": [
+                    {
+                        "priority": "PRIMARY",
+                        "payerName": "Medicaid MCO",
+                        "memberId": member_id,
+                        "payerId": payer_id,
+                    }
+                ],
             },
         )["registerClient"],
         "RegisterClientSuccess",
@@ -245,20 +258,6 @@ def register_member(
         "EnrollmentCreated",
     )
     return client_id, plan["goals"][0]["id"]
-
-
-def link_coverage_to_payer(biller: ContractClient, client_id: str, payer_id: str) -> None:
-    """Client.coverages has no id; the only contract read giving a coverage's id is CoverageVisitCaps."""
-    (coverage,) = biller.run("CoverageVisitCaps", "authorizations.graphql", clientId=client_id)[
-        "coverageVisitCaps"
-    ]
-    assert coverage["priority"] == "PRIMARY"
-    ok(
-        biller.run(
-            "SetCoveragePayer", "billing.graphql", coverageId=coverage["coverageId"], payerId=payer_id
-        )["setCoveragePayer"],
-        "SetupSaved",
-    )
 
 
 def document_and_sign(
@@ -325,11 +324,9 @@ def test_attendance_marked_once_in_a_new_clinic_becomes_one_professional_claim_p
     payer_id, facilitator = set_up_billing(admin, biller, clinician)
     program_id, session_id, starts = create_program_with_a_past_session(admin, facilitator)
     members = {
-        first: register_member(desk, clinician, first, member_id, program_id, starts.date())
+        first: register_member(desk, clinician, first, member_id, payer_id, program_id, starts.date())
         for first, member_id in (("Maya", "MCD000111"), ("Owen", "MCD000222"))
     }
-    for client_id, _ in members.values():
-        link_coverage_to_payer(biller, client_id, payer_id)
     run_worker(broker)  # welcome notices, eligibility requests (270) made on enrollment
     document_and_sign(clinician, session_id, members)
 

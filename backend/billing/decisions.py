@@ -10,7 +10,8 @@ once, not one per re-run). Nobody is dropped silently and an absent member is ne
 | enrollment                | on_hold, not_enrolled     | holds keep the slot, not the billing     |
 | psychotherapy delivered   | not_group_psychotherapy   | psychoeducation alone is not 90853       |
 | patients present          | too_few_present           | < 2 (or the payer's minimum)             |
-| coverage, rules           | no_coverage,              | no payer; no rule version on the date    |
+| coverage, rules           | no_coverage,              | no coverage; one naming no configured    |
+|                           | coverage_not_linked,      | payer; no rule version on the date       |
 |                           | no_rules_in_force         |                                          |
 | group size                | group_over_cap            | payer cap (multi-family has its own)     |
 | session length            | session_too_short         | payer minimum session minutes            |
@@ -99,6 +100,8 @@ class MemberFacts:
     enrollment_status: EnrollmentStatus | None  # None: a drop-in
     diagnoses: tuple[str, ...] = ()
     coverage: Coverage | None = None
+    #: A primary coverage is on file but names no configured payer (so `coverage` is None).
+    unlinked_coverage: bool = False
     authorization: Authorization | None = None
     authorization_required: bool = False
     eligibility: Eligibility = Eligibility.UNKNOWN
@@ -169,7 +172,11 @@ def _decide(
             Reason("not_group_psychotherapy", "psychoeducation without psychotherapy is not group therapy")
         )
     rules = None
-    if member.coverage is None:
+    if member.coverage is None and member.unlinked_coverage:
+        reasons.append(
+            Reason("coverage_not_linked", "the coverage names no configured payer: link it to one (payerId)")
+        )
+    elif member.coverage is None:
         reasons.append(Reason("no_coverage", "no insurance coverage on file"))
     else:
         rules = rules_for(member.coverage.payer_id)

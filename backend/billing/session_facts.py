@@ -345,6 +345,7 @@ def _session_billing(
                 coverage=Coverage(str(coverage.payer_id), coverage.member_id)
                 if coverage and coverage.payer_id
                 else None,
+                unlinked_coverage=coverage is not None and coverage.payer_id is None,
                 authorization=AuthorizationFacts(
                     sessions_authorized=auth.sessions_authorized,
                     sessions_used=auth.sessions_used,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import re
+import uuid
 from dataclasses import dataclass
 from datetime import date
 
@@ -152,6 +153,8 @@ class CoverageDraft:
     member_id: str
     group_number: str | None
     priority: CoveragePriority
+    #: The configured payer claims go to (billing.models.Payer); None: not linked yet.
+    payer_id: uuid.UUID | None = None
 
 
 def validate_phone(field: str, phone: str | None) -> list[FieldProblem]:

@@ -135,8 +135,11 @@ async def current_diagnoses(
 # -- coverage ----------------------------------------------------------------------------------
 
 
-async def set_coverage(session: AsyncSession, client_id: uuid.UUID, draft: CoverageDraft) -> ClientCoverage:
-    """Replace the member's coverage of this priority (primary or secondary)."""
+async def set_coverage(
+    session: AsyncSession, client_id: uuid.UUID, draft: CoverageDraft, *, keep_payer: bool = False
+) -> ClientCoverage:
+    """Replace the member's coverage of this priority (primary or secondary); its payer link is the
+    draft's, or the one it had with `keep_payer`."""
     stmt = select(ClientCoverage).where(
         ClientCoverage.client_id == client_id, ClientCoverage.priority == draft.priority
     )
@@ -147,6 +150,8 @@ async def set_coverage(session: AsyncSession, client_id: uuid.UUID, draft: Cover
     coverage.payer_name = draft.payer_name.strip()
     coverage.member_id = draft.member_id.strip()
     coverage.group_number = draft.group_number.strip() if draft.group_number else None
+    if not keep_payer:
+        coverage.payer_id = draft.payer_id
     await session.flush()
     return coverage
 

@@ -15,7 +15,10 @@ from __future__ import annotations
 from typing import Any
 
 import strawberry
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.billing.models import Payer
 from backend.clients.models import Client, ClientDiagnosis
 from backend.clients.rules import (
     AddressDraft,
@@ -102,8 +105,24 @@ def _diagnosis(item: DiagnosisInput) -> DiagnosisDraft:
     return DiagnosisDraft(item.code, item.primary, item.noted_on)
 
 
-def _coverage(item: CoverageInput) -> CoverageDraft:
-    return CoverageDraft(item.payer_name, item.member_id, item.group_number, CoveragePriority(item.priority))
+def _coverage(item: CoverageInput, field: str) -> CoverageDraft:
+    payer = None if item.payer_id in (strawberry.UNSET, None) else parse_id(item.payer_id, f"{field}.payerId")
+    return CoverageDraft(
+        item.payer_name, item.member_id, item.group_number, CoveragePriority(item.priority), payer
+    )
+
+
+async def _unknown_payers(session: AsyncSession, drafts: dict[str, CoverageDraft]) -> list[FieldProblem]:
+    """A problem for each coverage (by field) naming a payer this clinic has not configured."""
+    named = {d.payer_id for d in drafts.values() if d.payer_id is not None}
+    known = (
+        set((await session.scalars(select(Payer.id).where(Payer.id.in_(named)))).all()) if named else set()
+    )
+    return [
+        FieldProblem(f"{field}.payerId", "not_found", "does not name a payer of this clinic")
+        for field, d in drafts.items()
+        if d.payer_id is not None and d.payer_id not in known
+    ]
 
 
 async def _client(info: strawberry.Info[Context, Any], value: str, field: str = "clientId") -> Client | None:
@@ -148,13 +167,14 @@ class ClientMutations:
         )
         today = await clinic_today(info.context.session)
         diagnoses = [_diagnosis(d) for d in input.diagnoses]
-        coverages = [_coverage(c) for c in input.coverages]
+        coverages = [_coverage(c, f"coverages[{i}]") for i, c in enumerate(input.coverages)]
+        session = info.context.session
         problems = validate_client(draft, today)
         problems += validate_diagnoses("diagnoses", diagnoses, today)
         problems += validate_coverages("coverages", coverages)
+        problems += await _unknown_payers(session, {f"coverages[{i}]": c for i, c in enumerate(coverages)})
         if problems:
             return InvalidInput.of(problems)
-        session = info.context.session
         client = add_client(session, draft)
         await session.flush()
         for i, diagnosis in enumerate(diagnoses):
@@ -250,11 +270,13 @@ class ClientMutations:
         client = await _client(info, input.client_id)
         if client is None:
             return NotFound.of("clientId")
-        draft = _coverage(input.coverage)
+        draft = _coverage(input.coverage, "coverage")
         problems = validate_coverage("coverage", draft)
+        problems += await _unknown_payers(info.context.session, {"coverage": draft})
         if problems:
             return InvalidInput.of(problems)
-        row = await set_coverage(info.context.session, client.id, draft)
+        keep = input.coverage.payer_id is strawberry.UNSET
+        row = await set_coverage(info.context.session, client.id, draft, keep_payer=keep)
         info.context.audit("update", "coverage", str(row.id), client.id)
         return ClientChanged(client=ClientNode.of(client))
 

@@ -68,18 +68,24 @@ class Diagnosis:
 
 @strawberry.type
 class Coverage:
+    id: strawberry.ID
     priority: CoveragePriorityEnum  # type: ignore[valid-type]
     payer_name: str
     member_id: str
     group_number: str | None
+    payer_id: strawberry.ID | None = strawberry.field(
+        description="The configured payer its claims go to; null: not linked yet, so no claim is made"
+    )
 
     @classmethod
     def of(cls, row: ClientCoverage) -> Coverage:
         return cls(
+            id=strawberry.ID(str(row.id)),
             priority=row.priority,
             payer_name=row.payer_name,
             member_id=row.member_id,
             group_number=row.group_number,
+            payer_id=strawberry.ID(str(row.payer_id)) if row.payer_id else None,
         )
 
 
@@ -229,6 +235,11 @@ class CoverageInput:
     payer_name: str
     member_id: str
     group_number: str | None = None
+    payer_id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="A payer of this clinic (addPayer) to send claims to. setCoverage: left out keeps "
+        "the current link, null removes it",
+    )
 
 
 @strawberry.input

@@ -310,16 +310,19 @@ def test_every_blocking_reason_is_listed_not_just_the_first() -> None:
 
 
 def test_coverage_diagnosis_and_consent_problems_each_have_a_reason() -> None:
-    """No coverage, an invalid ICD-10-CM code, or no Part 2 consent for payment: not billed, said why."""
+    """No coverage (or one linked to no payer), an invalid ICD-10-CM code, or no Part 2 consent for
+    payment: not billed, said why."""
     members = [
         *roster(2),
         member("nocov", coverage=None),
+        member("unlinked", coverage=None, unlinked_coverage=True),
         member("baddx", diagnoses=("depression",)),
         member("part2", part2_payment_consent=False),
         member("admin", enrollment_status=EnrollmentStatus.ON_HOLD_ADMINISTRATIVE),
     ]
     d = by_key(decide_session(session(), members, rules_of(PAYERS)))
     assert d["nocov"].reason_codes == ("no_coverage",)
+    assert d["unlinked"].reason_codes == ("coverage_not_linked",), "on file, but to no configured payer"
     assert d["baddx"].reason_codes == ("invalid_diagnosis",)
     assert d["part2"].reason_codes == ("no_part2_consent",)
     assert d["admin"].reason_codes == ("on_hold",)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import date
 from typing import Any
 
 from sqlalchemy import select
 
+from backend.billing.models import ClaimFormat, Payer
 from backend.clients.models import Authorization, Client, ClientCoverage, ClientDiagnosis
 from backend.compliance.audit.events import AuditEvent
 from backend.database import Database
@@ -226,6 +228,40 @@ def test_a_coverage_with_authorizations_is_not_removed_and_keeps_them(
     with tenant_session(database.engine, clinic.schema_name) as session:
         assert session.scalars(select(Authorization.reference)).all() == ["PA-1"]
         assert session.scalars(select(ClientCoverage.priority)).all() == ["primary"]
+
+
+def test_a_coverage_names_its_payer_by_id_and_set_coverage_keeps_the_link_unless_told(
+    graphql: GraphQLClient, database: Database, settings: Settings, make_clinic: Callable[..., Tenant]
+) -> None:
+    """Registered with the payer's id the coverage is linked (claims can go out); an unknown payer is
+    refused naming coverages[0].payerId with nothing stored; setCoverage without payerId keeps the
+    link, with null removes it."""
+    clinic = make_clinic()
+    token = staff(database, settings, clinic, "clinician", "front_desk")
+    with tenant_session(database.engine, clinic.schema_name) as session:
+        payer = Payer(name="Aetna", payer_code="AET01", claim_format=ClaimFormat.PROFESSIONAL)
+        session.add(payer)
+        session.flush()
+        payer_id = str(payer.id)
+    primary = {**FULL["coverages"][0], "payerId": str(uuid.uuid4())}
+    refused = graphql.data(REGISTER, {"input": {**FULL, "coverages": [primary]}}, token)["registerClient"]
+    assert (refused["__typename"], refused["field"], refused["code"]) == (
+        "InvalidInput",
+        "coverages[0].payerId",
+        "not_found",
+    )
+    client_id = register(graphql, token, {**FULL, "coverages": [{**primary, "payerId": payer_id}]})
+    linked = "coverages { id payerId memberId }"
+    read = "query($id: ID!) { node(id: $id) { ... on Client { " + linked + " } } }"
+    (coverage,) = graphql.data(read, {"id": client_id}, token)["node"]["coverages"]
+    assert coverage["payerId"] == payer_id and coverage["id"]
+    renumbered = {"priority": "PRIMARY", "payerName": "Aetna", "memberId": "W9999"}
+    graphql.data(SET_COVERAGE, {"input": {"clientId": client_id, "coverage": renumbered}}, token)
+    (kept,) = graphql.data(read, {"id": client_id}, token)["node"]["coverages"]
+    assert (kept["id"], kept["payerId"], kept["memberId"]) == (coverage["id"], payer_id, "W9999")
+    unlinked = {**renumbered, "payerId": None}
+    graphql.data(SET_COVERAGE, {"input": {"clientId": client_id, "coverage": unlinked}}, token)
+    assert graphql.data(read, {"id": client_id}, token)["node"]["coverages"][0]["payerId"] is None
 
 
 HOME = {"line1": " 10 Elm St ", "city": "Portland", "state": "me", "postalCode": "04101-1234"}
