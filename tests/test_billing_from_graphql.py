@@ -345,8 +345,8 @@ def test_attendance_marked_once_in_a_new_clinic_becomes_one_professional_claim_p
             "11",
         )
         assert (decision["units"], decision["charge"]) == (1, "45.00")
-        # No 271 has come back yet: billed, with the note saying so.
-        assert [r["code"] for r in decision["reasons"]] == ["eligibility_unknown"]
+        # No 271 has come back yet: billed, with a note (not a blocking reason) saying so.
+        assert [(r["code"], r["blocking"]) for r in decision["reasons"]] == [("eligibility_unknown", False)]
     claims = billing["claims"]
     assert sorted(c["clientId"] for c in claims) == sorted(present), "exactly one claim per present member"
     for client_id, _ in members.values():

@@ -116,6 +116,10 @@ class Reason:
     blocking: bool = True  # False: a note on a billed decision ("telehealth: POS 10 modifier 95")
 
 
+#: The codes of the notes (non-blocking reasons), for decisions stored before each said so itself.
+NOTE_CODES = frozenset({"eligibility_unknown", "telehealth", "distinct_service", "institutional"})
+
+
 @dataclass(frozen=True)
 class Decision:
     """Billed: code, modifiers, POS, units and charge are set. Not billed: only reasons.

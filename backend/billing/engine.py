@@ -237,7 +237,7 @@ def _decision_row(session_id: uuid.UUID, decision: Decision, now: datetime) -> d
         "session_id": session_id,
         "client_id": uuid.UUID(decision.client_key),
         "billed": decision.billed,
-        "reasons": [{"code": r.code, "message": r.message} for r in decision.reasons],
+        "reasons": [{"code": r.code, "message": r.message, "blocking": r.blocking} for r in decision.reasons],
         "code": decision.code,
         "modifiers": list(decision.modifiers),
         "place_of_service": decision.place_of_service,

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from backend.billing import corrections
 from backend.billing.claim_builder import claimable
-from backend.billing.decisions import Decision
+from backend.billing.decisions import NOTE_CODES, Decision
 from backend.billing.engine import POLL_CLEARINGHOUSE, SESSION_CLOSED, SUBMIT_CLAIMS
 from backend.billing.models import BillingDecision, Claim, ClaimPayment, ClaimStatus
 from backend.billing.session_facts import load
@@ -38,6 +38,9 @@ def _money(value: Decimal | None) -> str | None:
 class DecisionReason:
     code: str
     message: str
+    blocking: bool = strawberry.field(
+        description="True: why the member is not billed; false: a note on the decision (e.g. telehealth)"
+    )
 
 
 @strawberry.type(name="BillingDecision")
@@ -58,7 +61,7 @@ class BillingDecisionType:
         return cls(
             client_id=strawberry.ID(d.client_key),
             billed=d.billed,
-            reasons=[DecisionReason(code=r.code, message=r.message) for r in d.reasons],
+            reasons=[DecisionReason(code=r.code, message=r.message, blocking=r.blocking) for r in d.reasons],
             code=d.code,
             modifiers=list(d.modifiers),
             place_of_service=d.place_of_service,
@@ -71,7 +74,14 @@ class BillingDecisionType:
         return cls(
             client_id=strawberry.ID(str(d.client_id)),
             billed=d.billed,
-            reasons=[DecisionReason(code=r["code"], message=r["message"]) for r in d.reasons],
+            reasons=[
+                DecisionReason(
+                    code=r["code"],
+                    message=r["message"],
+                    blocking=bool(r.get("blocking", r["code"] not in NOTE_CODES)),
+                )
+                for r in d.reasons
+            ],
             code=d.code,
             modifiers=list(d.modifiers),
             place_of_service=d.place_of_service,

@@ -92,7 +92,9 @@ def test_preview_decisions_claims_payment_and_void_through_graphql(
     preview = b.data("BillingPreview", FILE, sessionId=s.sid)["billingPreview"]
     by_client: dict[str, Any] = {d["clientId"]: d for d in preview}
     assert len(by_client) == 8
-    assert [r["code"] for r in by_client[str(s.no_show.client_id)]["reasons"]] == ["absent"]
+    assert [(r["code"], r["blocking"]) for r in by_client[str(s.no_show.client_id)]["reasons"]] == [
+        ("absent", True)
+    ]
     _configure(s, deny_member=3)
     _process_kind(s, SESSION_CLOSED)
     billing = b.data("SessionBilling", FILE, sessionId=s.sid)["sessionBilling"]
