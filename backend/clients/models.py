@@ -1,9 +1,14 @@
 """The client record (one per person a clinic treats), in the clinic's schema.
 
 Contacts: the member's own phone and email are columns (notifications and reminders read them
-as scalars); emergency contacts are a small JSONB list on the record, because they are read and
+as scalars); emergency contacts are a small JSON list on the record, because they are read and
 written only as a whole with the record, never searched or joined, and one table fewer per
-clinic schema keeps each backend's catalog cache lighter across thousands of clinics. Diagnoses
+clinic schema keeps each backend's catalog cache lighter across thousands of clinics.
+
+Encrypted at rest (backend.compliance.encryption.field_crypto): the direct identifiers SQL never
+compares, orders or searches by, i.e. email, phone, street, city, ZIP and the emergency contacts.
+Names and the date of birth stay plaintext: the client list orders and pages by name, and a
+record is matched by name and birth date at intake; the state (not an identifier) stays too. Diagnoses
 and coverage are tables: claims select them by member and date, and each row has its own
 history (a diagnosis removed stays, with `removed_on`, for claims already dated before it).
 """
@@ -14,11 +19,10 @@ import uuid
 from datetime import date, datetime
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.clients.rules import CoveragePriority
-from backend.compliance.encryption.field_crypto import EncryptedText
+from backend.compliance.encryption.field_crypto import EncryptedJSON, EncryptedText
 from backend.database import TenantBase, text_enum, utcnow, uuid_pk
 
 
@@ -33,15 +37,15 @@ class Client(TenantBase):
     date_of_birth: Mapped[date]
     # Administrative sex and home address as claims (837 DMG, N3/N4 of the subscriber) carry them.
     sex: Mapped[str | None] = mapped_column(String(1))
-    address_line1: Mapped[str | None] = mapped_column(String(55))
-    city: Mapped[str | None] = mapped_column(String(30))
+    address_line1: Mapped[str | None] = mapped_column(EncryptedText("clients.address_line1"))
+    city: Mapped[str | None] = mapped_column(EncryptedText("clients.city"))
     state: Mapped[str | None] = mapped_column(String(2))
-    postal_code: Mapped[str | None] = mapped_column(String(9))
-    email: Mapped[str | None] = mapped_column(String(320))
-    phone: Mapped[str | None] = mapped_column(String(32))
+    postal_code: Mapped[str | None] = mapped_column(EncryptedText("clients.postal_code"))
+    email: Mapped[str | None] = mapped_column(EncryptedText("clients.email"))
+    phone: Mapped[str | None] = mapped_column(EncryptedText("clients.phone"))
     # [{"name": ..., "relationship": ..., "phone": ...}], at most 5 (backend.clients.rules).
     emergency_contacts: Mapped[list[dict[str, str]]] = mapped_column(
-        JSONB, default=list, server_default=text("'[]'::jsonb")
+        EncryptedJSON("clients.emergency_contacts"), default=list
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -11,6 +11,7 @@ from datetime import date
 from backend.errors import FieldProblem
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+EMAIL_MAX = 320  # RFC 5321's path limit (the column is encrypted, so the database no longer checks it)
 OLDEST_PLAUSIBLE_AGE_YEARS = 125
 
 
@@ -99,6 +100,8 @@ def validate_client(draft: ClientDraft, today: date) -> list[FieldProblem]:
         problems.append(FieldProblem("dateOfBirth", "implausible", "is more than 125 years ago"))
     if draft.email is not None and not EMAIL.match(draft.email):
         problems.append(FieldProblem("email", "invalid_format", "is not an email address"))
+    elif draft.email is not None and len(draft.email) > EMAIL_MAX:
+        problems.append(FieldProblem("email", "too_long", f"must be at most {EMAIL_MAX} characters"))
     problems += validate_phone("phone", draft.phone)
     problems += validate_emergency_contacts("emergencyContacts", list(draft.emergency_contacts))
     problems += validate_address("address", draft.address)

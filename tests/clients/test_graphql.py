@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from backend.billing.models import ClaimFormat, Payer
 from backend.clients.models import Authorization, Client, ClientCoverage, ClientDiagnosis
@@ -291,6 +291,13 @@ def test_an_address_and_administrative_sex_are_kept_as_a_claim_carries_them(
             "ME",
             "041011234",
         )
+        # The contact details are encrypted at rest: the row's bytes hold none of them.
+        columns = "address_line1, city, postal_code, email, phone, emergency_contacts"
+        raw = session.execute(text(f'SELECT {columns} FROM "{clinic.schema_name}".clients')).one()
+    assert all(isinstance(v, bytes) for v in raw)
+    stored_bytes = b"".join(raw)
+    for plain in (b"Elm St", b"Portland", b"041011234", b"rae@example.test", b"555 010 2000", b"Tom Okafor"):
+        assert plain not in stored_bytes
 
 
 def test_a_bad_address_is_refused_naming_each_part_and_null_clears_it(

@@ -119,10 +119,11 @@ def document_session(engine: Engine, schema: str, marker: str | None = None) -> 
 
 
 def raw_values(engine: Engine, schema: str, table: str, column: str) -> list[bytes]:
-    """The stored bytes of a column, read with plain SQL (no column types, no keys)."""
+    """The stored bytes of a column's values (NULLs left out), read with plain SQL (no column types,
+    no keys)."""
     with engine.connect() as conn:
         rows = conn.execute(text(f'SELECT "{column}" FROM "{schema}"."{table}"')).scalars().all()
-    return [bytes(v) for v in rows]
+    return [bytes(v) for v in rows if v is not None]
 
 
 def cause(error: pytest.ExceptionInfo[BaseException]) -> BaseException:

@@ -21,7 +21,7 @@ from sqlalchemy.pool import NullPool
 from starlette.testclient import TestClient
 
 from backend.app import create_app
-from backend.clients.models import ClientCoverage
+from backend.clients.models import Client, ClientCoverage
 from backend.compliance.encryption.field_crypto import (
     EncryptedJSON,
     EncryptedText,
@@ -44,6 +44,12 @@ from tests.support import GraphQLClient
 ENCRYPTED = [
     ("claims", "document"),
     ("client_coverages", "member_id"),
+    ("clients", "address_line1"),
+    ("clients", "city"),
+    ("clients", "email"),
+    ("clients", "emergency_contacts"),
+    ("clients", "phone"),
+    ("clients", "postal_code"),
     ("facilitator_observations", "text"),
     ("member_sections", "content"),
     ("member_sections", "name_flags"),
@@ -53,7 +59,7 @@ ENCRYPTED = [
 ]
 
 
-def test_the_encrypted_columns_are_the_note_text_risk_and_member_identifier_columns() -> None:
+def test_the_encrypted_columns_are_the_note_text_risk_member_identifier_and_contact_columns() -> None:
     """Exactly these columns are encrypted, each binding its own "table.column" into its ciphertexts."""
     found = encrypted_columns(TenantBase.metadata)
     assert [(table, column) for table, column, _ in found] == ENCRYPTED
@@ -275,18 +281,26 @@ def test_a_dump_of_the_database_shows_no_note_text_or_member_id(
 # --- the migration of an existing clinic ------------------------------------------------------------
 
 
+#: The revisions that encrypt columns: the notes and identifiers, then the clients' contact details.
+FIELD_REVISIONS = ("4d9a2e3fbc03", "9b2c3d4e5f07")
+
+
 def run_revision(database: Database, schema: str, step: str) -> None:
-    """Run the field-encryption revision's upgrade or downgrade on one clinic, as the migrate command does."""
-    module = script_directory("tenant").get_revision("4d9a2e3fbc03").module
-    with database.engine.begin() as conn:
-        route_to_schema(conn, schema)
-        getattr(module, step)(Operations(MigrationContext.configure(conn)))
+    """Run the field-encryption revisions' upgrades (in order) or downgrades (in reverse) on one
+    clinic, as the migrate command does."""
+    order = FIELD_REVISIONS if step == "upgrade" else tuple(reversed(FIELD_REVISIONS))
+    for revision in order:
+        module = script_directory("tenant").get_revision(revision).module
+        with database.engine.begin() as conn:
+            route_to_schema(conn, schema)
+            getattr(module, step)(Operations(MigrationContext.configure(conn)))
 
 
 def test_migrating_an_existing_clinic_encrypts_its_plaintext_rows(
     database: Database, make_clinic: Callable[..., Tenant]
 ) -> None:
-    """A clinic from before field encryption (plaintext JSONB/text, no data key) is keyed and sealed."""
+    """A clinic from before field encryption (plaintext JSONB/text, no data key) is keyed and sealed,
+    its clients' contact details with the rest."""
     clinic = make_clinic()
     marker = f"Oldrow{uuid.uuid4().hex[:8]}"
     documented = document_session(database.engine, clinic.schema_name, marker)
@@ -296,7 +310,7 @@ def test_migrating_an_existing_clinic_encrypts_its_plaintext_rows(
             conn.execute(
                 text(
                     "SELECT table_name || '.' || column_name, data_type FROM information_schema.columns"
-                    " WHERE table_schema = :s AND column_name IN ('content', 'member_id', 'text')"
+                    " WHERE table_schema = :s AND column_name IN ('content', 'member_id', 'text', 'email')"
                 ),
                 {"s": clinic.schema_name},
             ).all()
@@ -308,6 +322,7 @@ def test_migrating_an_existing_clinic_encrypts_its_plaintext_rows(
     assert (
         kinds["member_sections.content"] == "jsonb"
         and kinds["client_coverages.member_id"] == "character varying"
+        and kinds["clients.email"] == "character varying"
     )
     assert plain == documented.section["risk"]["note"]  # type: ignore[index]
     forget_keyrings(clinic.id)
@@ -321,6 +336,7 @@ def test_migrating_an_existing_clinic_encrypts_its_plaintext_rows(
         section = session.get_one(MemberSection, (documented.group.session_id, documented.section_client))
         assert section.content == documented.section
         assert documented.member_id in set(session.scalars(select(ClientCoverage.member_id)))
+        assert all(isinstance(c, list) for c in session.scalars(select(Client.emergency_contacts)))
     with database.engine.connect() as conn:
         versions = conn.scalars(
             text("SELECT version FROM public.tenant_data_keys WHERE tenant_id = :t"), {"t": clinic.id}

@@ -100,19 +100,19 @@ def test_failed_clinic_rolls_back_stays_unmarked_and_the_rerun_resumes(
     """A clinic whose data breaks the DDL keeps none of it, records only class and revision, and resumes."""
     clinics = provision_many(scratch, 3)
     broken = clinics[1]
-    secret = "duplicate.person@example.org"
+    secret = "Duplicate-Surname"  # a value of the row the failure is about: never in logs
     with tenant_session(scratch.engine, broken.schema_name) as session:
         for first in ("Ana", "Bea"):
             session.execute(
                 text(
                     f'INSERT INTO "{broken.schema_name}".clients'
-                    " (id, first_name, last_name, date_of_birth, email, created_at)"
-                    " VALUES (gen_random_uuid(), :f, 'Doe', '1990-01-01', :e, now())"
+                    " (id, first_name, last_name, date_of_birth, emergency_contacts, created_at)"
+                    " VALUES (gen_random_uuid(), :f, :secret, '1990-01-01', '', now())"
                 ),
-                {"f": first, "e": secret},
+                {"f": first, "secret": secret},
             )
     script = extra_tenant_revision(
-        ADD_NICKNAME + '\nop.create_index("uq_clients_email", "clients", ["email"], unique=True)'
+        ADD_NICKNAME + '\nop.create_index("uq_clients_last_name", "clients", ["last_name"], unique=True)'
     )
     old_head, head = single_head(script_directory("tenant")), single_head(script)
 

@@ -1,4 +1,5 @@
-"""Column encryption at rest: note text, risk assessments and member identifiers (AES-256-GCM).
+"""Column encryption at rest: note text, risk assessments, member identifiers and clients' contact
+details (AES-256-GCM).
 
 A value is stored as `bytea`: format byte (1) | data-key version (4 bytes) | nonce (12) | ciphertext
 and tag. The associated data is the 5-byte header plus the column's name ("member_sections.content"),
