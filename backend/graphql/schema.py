@@ -45,6 +45,7 @@ from backend.graphql.session_record import SessionRecordMutations, SessionRecord
 from backend.graphql.staff import StaffMutations, StaffNode, StaffQueries
 from backend.graphql.transactions import RequestTransaction
 from backend.graphql.treatment import TreatmentMutations, TreatmentQueries
+from backend.graphql.users import UserMutations, UserQueries
 from backend.graphql.viewer import ViewerQueries
 from backend.graphql.waitlist import WaitlistMutations, WaitlistQueries
 from backend.graphql.waitlist_types import WaitlistEntryNode
@@ -56,6 +57,7 @@ Query = merge_types(
     (
         ViewerQueries,
         ClinicQueries,
+        UserQueries,
         ClientQueries,
         StaffQueries,
         ProgramQueries,
@@ -82,6 +84,7 @@ Mutation = merge_types(
     (
         AuthMutations,
         ClinicMutations,
+        UserMutations,
         ClientMutations,
         StaffMutations,
         ProgramMutations,

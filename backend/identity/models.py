@@ -50,6 +50,20 @@ class Membership(SharedBase):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class Invitation(SharedBase):
+    """A one-time link for an invited user to set their password; only its SHA-256 is stored."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("public.users.id", ondelete="CASCADE"), index=True)
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("public.tenants.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    accepted_at: Mapped[datetime | None]
+
+
 class RefreshToken(SharedBase):
     """One refresh token of a rotating family; only its SHA-256 is stored."""
 

@@ -1,0 +1,136 @@
+"""Bringing people into a clinic: a tenant admin invites an email with roles; a new user gets a
+one-time code (by email, valid 7 days, only its SHA-256 stored) to set their password, and a user
+another clinic already has simply gains a membership here (they sign in as before and switch).
+
+A client (mobile) membership names the client record it is, so `myAttendance` and friends know
+whose data to show.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.authorization.roles import Role
+from backend.errors import FieldProblem, InputRejected
+from backend.identity.accounts import (
+    DISPLAY_NAME_MAX_LENGTH,
+    EMAIL,
+    EMAIL_MAX_LENGTH,
+    PASSWORD_MAX_LENGTH,
+    PASSWORD_MIN_LENGTH,
+    normalize_email,
+    validate_roles,
+)
+from backend.identity.models import Invitation, Membership, User
+from backend.identity.passwords import hash_password
+from backend.identity.tokens import hash_refresh_token, new_refresh_token
+
+INVITATION_VALID = timedelta(days=7)
+INVALID_CODE = FieldProblem("token", "invalid", "is not a usable invitation (unknown, used or expired)")
+
+
+@dataclass(frozen=True)
+class InvitationDraft:
+    email: str
+    display_name: str
+    roles: list[str]
+    client_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True)
+class Invited:
+    user: User
+    membership: Membership
+    #: The one-time code for a user with no password yet: sent by email, never stored or returned.
+    code: str | None
+
+
+def invitation_problems(draft: InvitationDraft) -> list[FieldProblem]:
+    """What is wrong with an invitation's fields (pure)."""
+    problems: list[FieldProblem] = []
+    email = normalize_email(draft.email)
+    if len(email) > EMAIL_MAX_LENGTH or not EMAIL.match(email):
+        problems.append(FieldProblem("email", "invalid", "is not an email address"))
+    name = draft.display_name.strip()
+    if not name or len(name) > DISPLAY_NAME_MAX_LENGTH:
+        problems.append(
+            FieldProblem("displayName", "invalid", f"must be 1 to {DISPLAY_NAME_MAX_LENGTH} characters")
+        )
+    problems += validate_roles(draft.roles)
+    is_client = Role.CLIENT.value in draft.roles
+    if is_client and draft.client_id is None:
+        problems.append(FieldProblem("clientId", "required", "a client membership names its client record"))
+    if is_client and len(set(draft.roles)) > 1:
+        problems.append(FieldProblem("roles", "client_only", "a client membership has no staff role"))
+    if not is_client and draft.client_id is not None:
+        problems.append(FieldProblem("clientId", "not_a_client", "only a client membership names one"))
+    return problems
+
+
+def password_problems(password: str) -> list[FieldProblem]:
+    if len(password) < PASSWORD_MIN_LENGTH:
+        return [FieldProblem("password", "too_short", f"needs at least {PASSWORD_MIN_LENGTH} characters")]
+    if len(password) > PASSWORD_MAX_LENGTH:
+        return [FieldProblem("password", "too_long", f"exceeds {PASSWORD_MAX_LENGTH} characters")]
+    return []
+
+
+async def invite(
+    session: AsyncSession, tenant_id: uuid.UUID, draft: InvitationDraft, now: datetime
+) -> Invited:
+    """The membership (and, for a new user, the user and a code); nothing is written on a problem."""
+    problems = invitation_problems(draft)
+    if problems:
+        raise InputRejected(problems)
+    email = normalize_email(draft.email)
+    user = await session.scalar(select(User).where(func.lower(User.email) == email.lower()))
+    if user is None:
+        user = User(id=uuid.uuid4(), email=email, display_name=draft.display_name.strip(), password_hash=None)
+        session.add(user)
+        await session.flush()
+    membership = await session.scalar(
+        select(Membership).where(Membership.user_id == user.id, Membership.tenant_id == tenant_id)
+    )
+    if membership is not None and membership.active:
+        raise InputRejected([FieldProblem("email", "already_member", "already has access to this clinic")])
+    if membership is None:
+        membership = Membership(user_id=user.id, tenant_id=tenant_id)
+        session.add(membership)
+    membership.roles = sorted(set(draft.roles))
+    membership.client_id = draft.client_id
+    membership.active = True
+    code = None
+    if user.password_hash is None:
+        code = new_refresh_token()
+        session.add(
+            Invitation(
+                token_hash=hash_refresh_token(code),
+                user_id=user.id,
+                tenant_id=tenant_id,
+                expires_at=now + INVITATION_VALID,
+            )
+        )
+    await session.flush()
+    return Invited(user, membership, code)
+
+
+async def accept(session: AsyncSession, code: str, password: str, now: datetime) -> User:
+    """Set the invited user's password with their code (once, before it expires)."""
+    invitation = await session.scalar(
+        select(Invitation).where(Invitation.token_hash == hash_refresh_token(code)).with_for_update()
+    )
+    if invitation is None or invitation.accepted_at is not None or invitation.expires_at <= now:
+        raise InputRejected([INVALID_CODE])
+    problems = password_problems(password)
+    if problems:
+        raise InputRejected(problems)
+    user = await session.get_one(User, invitation.user_id)
+    user.password_hash = hash_password(password)
+    invitation.accepted_at = now
+    await session.flush()
+    return user
