@@ -120,9 +120,13 @@ def set_up_billing(
         )["addPayerRuleVersion"],
         "PayerResult",
     )
-    # The staff record is linked to the clinician's sign-in, so that they can sign as the facilitator.
-    # Gap: an admin has no contract operation listing the clinic's users; only the user sees their id (Me).
-    user_id = clinician.run("Me", "viewer.graphql")["me"]["userId"]
+    # The staff record is linked to the clinician's sign-in, so that they can sign as the facilitator:
+    # the admin finds it among the clinic's users (inviteUser answers it too, for someone new).
+    (user_id,) = [
+        u["userId"]
+        for u in admin.run("ClinicUsers", "users.graphql")["clinicUsers"]
+        if u["email"] == clinician.account.email
+    ]
     staff = ok(
         admin.run(
             "CreateStaffMember", "scheduling.graphql", input={"displayName": "Dana Reyes", "userId": user_id}
