@@ -14,10 +14,16 @@ from backend.clients.models import Client
 from backend.errors import FieldProblem
 from backend.graphql.access import Public, allow
 from backend.graphql.context import Context
-from backend.graphql.errors import InvalidInput
+from backend.graphql.errors import InvalidInput, NotFound
 from backend.graphql.relay import parse_id
 from backend.graphql.transactions import Atomic
-from backend.identity.invitations import InvitationDraft, accept, invite
+from backend.identity.invitations import (
+    InvitationDraft,
+    MembershipChange,
+    accept,
+    change_membership,
+    invite,
+)
 from backend.identity.models import Membership, User
 from backend.notifications.delivery import queue_notification
 
@@ -76,7 +82,24 @@ class InvitationAccepted:
     email: str
 
 
+@strawberry.input
+class UpdateMembershipInput:
+    user_id: strawberry.ID
+    roles: list[str] | None = strawberry.field(default=None, description="Null: unchanged")
+    active: bool | None = strawberry.field(
+        default=None, description="False: access here ends at the user's next request; null: unchanged"
+    )
+
+
+@strawberry.type
+class MembershipUpdated:
+    user: ClinicUser
+
+
 InviteUserResult = Annotated[UserInvited | InvalidInput, strawberry.union("InviteUserResult")]
+UpdateMembershipResult = Annotated[
+    MembershipUpdated | InvalidInput | NotFound, strawberry.union("UpdateMembershipResult")
+]
 AcceptInvitationResult = Annotated[
     InvitationAccepted | InvalidInput, strawberry.union("AcceptInvitationResult")
 ]
@@ -117,6 +140,24 @@ class UserMutations:
             )
         context.audit("create", "membership", str(invited.user.id), client_id)
         return UserInvited(user=ClinicUser.of(invited.user, invited.membership))
+
+    @strawberry.mutation(permission_classes=[allow("user", "manage")], extensions=[Atomic()])
+    async def update_membership(
+        self, info: strawberry.Info[Context, Any], input: UpdateMembershipInput
+    ) -> UpdateMembershipResult:
+        """Change another user's roles here, or end (or restore) their access to this clinic."""
+        context = info.context
+        principal = context.require_principal()
+        user_id = parse_id(input.user_id, "userId")
+        change = MembershipChange(list(input.roles) if input.roles is not None else None, input.active)
+        found = await change_membership(
+            context.session, principal.tenant_id, user_id, principal.user_id, change
+        )
+        if found is None:
+            return NotFound.of("userId")
+        user, membership = found
+        context.audit("update", "membership", str(user.id), membership.client_id)
+        return MembershipUpdated(user=ClinicUser.of(user, membership))
 
     @strawberry.mutation(permission_classes=[Public], extensions=[Atomic()])
     async def accept_invitation(

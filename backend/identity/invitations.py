@@ -134,3 +134,45 @@ async def accept(session: AsyncSession, code: str, password: str, now: datetime)
     invitation.accepted_at = now
     await session.flush()
     return user
+
+
+@dataclass(frozen=True)
+class MembershipChange:
+    roles: list[str] | None = None  # None: unchanged
+    active: bool | None = None  # False: the user loses access here at their next request
+
+
+async def change_membership(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    user_id: uuid.UUID,
+    actor_id: uuid.UUID,
+    change: MembershipChange,
+) -> tuple[User, Membership] | None:
+    """Another user's roles or access in this clinic (None: no membership here). An admin cannot take
+    their own access or admin role away, so a clinic is never left without one by accident."""
+    found = (
+        await session.execute(
+            select(User, Membership)
+            .join(Membership, Membership.user_id == User.id)
+            .where(Membership.user_id == user_id, Membership.tenant_id == tenant_id)
+            .with_for_update(of=Membership)
+        )
+    ).first()
+    if found is None:
+        return None
+    user, membership = found
+    roles = membership.roles if change.roles is None else sorted(set(change.roles))
+    problems = validate_roles(roles) if change.roles is not None else []
+    is_client = membership.client_id is not None
+    if change.roles is not None and is_client != (roles == [Role.CLIENT.value]):
+        problems.append(FieldProblem("roles", "client_only", "a client membership has the client role alone"))
+    if user_id == actor_id and (change.active is False or Role.TENANT_ADMIN.value not in roles):
+        problems.append(FieldProblem("userId", "self", "you cannot remove your own access or admin role"))
+    if problems:
+        raise InputRejected(problems)
+    membership.roles = roles
+    if change.active is not None:
+        membership.active = change.active
+    await session.flush()
+    return user, membership

@@ -136,3 +136,28 @@ def test_bad_invitations_name_each_field_and_store_nothing_and_only_admins_invit
     ):
         answer = send(client, name, token, **variables)
         assert answer["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+def test_an_admin_changes_roles_and_ends_access_from_the_next_request_but_never_their_own(
+    client: GraphQLClient, person: MakePerson, make_clinic: MakeClinic
+) -> None:
+    """A clinician made supervisor too has both roles on their next request; once their access ends,
+    the token they hold stops working here. The admin cannot end their own access; an unknown user
+    is NotFound."""
+    clinic = make_clinic()
+    admin = person((clinic, ["tenant_admin"]))
+    admin_auth = login(client, admin.email, admin.password)["accessToken"]
+    pat = person((clinic, ["clinician"]))
+    pat_auth = login(client, pat.email, pat.password)["accessToken"]
+
+    def update(**fields: Any) -> Any:
+        return op(client, "UpdateMembership", admin_auth, input=fields)["updateMembership"]
+
+    promoted = update(userId=str(pat.user_id), roles=["supervisor", "clinician"])
+    assert promoted["user"]["roles"] == ["clinician", "supervisor"]
+    assert client.data(ME, token=pat_auth)["me"]["clinic"]["roles"] == ["clinician", "supervisor"]
+    assert update(userId=str(pat.user_id), active=False)["user"]["active"] is False
+    assert client.execute(ME, token=pat_auth).get("errors"), "the held token no longer reaches this clinic"
+    own = update(userId=str(admin.user_id), active=False)
+    assert (own["__typename"], own["field"], own["code"]) == ("InvalidInput", "userId", "self")
+    assert update(userId=str(uuid.uuid4()), active=False)["__typename"] == "NotFound"
