@@ -22,21 +22,10 @@ from dramatiq.brokers.stub import StubBroker
 from backend.database import Database
 from backend.settings import Settings
 from backend.tenants.models import Tenant
-from tests.billing.test_billing_graphql import drop  # noqa: F401  (fixture: the clearinghouse folder)
+from tests.billing.test_billing_graphql import PROVIDER, drop  # noqa: F401  (drop: the clearinghouse folder)
 from tests.support import GraphQLClient, make_account
 from tests.test_group_lifecycle import ContractClient, broker, run_worker, staff_app  # noqa: F401
 
-PROVIDER = {
-    "name": "Harbor Behavioral Health",
-    "npi": "1555555550",
-    "taxId": "123456789",
-    "taxonomy": "261QM0801X",
-    "addressLine1": "12 Harbor St",
-    "city": "Portland",
-    "state": "ME",
-    "postalCode": "041011234",
-    "contactPhone": "2075550100",
-}
 #: The payer's rules in force: HQ for the group setting, AJ for an LCSW rendering, $45.00 a session.
 RULES = {
     "group_modifier": "HQ",

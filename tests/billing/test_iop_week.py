@@ -169,6 +169,22 @@ def _seed(
     return program.id, clients, sessions
 
 
+def _decide(database: Database, clinic: Tenant, sessions: list[uuid.UUID]) -> None:
+    """Each closed session billed, as the worker would: decisions, IOP days marked, the week queued."""
+    for sid in sessions:
+        with tenant_session(database.engine, clinic.schema_name) as session:
+            produce_claims(session, sid)
+
+
+def _build_weeks(database: Database, clinic: Tenant) -> None:
+    """The queued week jobs run; closing each day queued the week, so later ones find it built."""
+    with tenant_session(database.engine, clinic.schema_name) as session:
+        rows = list(session.scalars(select(OutboxMessage.id).where(OutboxMessage.kind == IOP_WEEK)))
+    for row in rows:
+        with tenant_session(database.engine, clinic.schema_name) as session:
+            assert process(session, row)
+
+
 def test_an_iop_week_makes_one_837i_per_member_with_revenue_codes_and_an_hours_warning(
     database: Database, make_clinic: Callable[..., Tenant], tmp_path: Path
 ) -> None:
@@ -176,14 +192,8 @@ def test_an_iop_week_makes_one_837i_per_member_with_revenue_codes_and_an_hours_w
     clinic = make_clinic()
     with tenant_session(database.engine, clinic.schema_name) as session:
         _, clients, sessions = _seed(session)
-    for sid in sessions:
-        with tenant_session(database.engine, clinic.schema_name) as session:
-            produce_claims(session, sid)
-    with tenant_session(database.engine, clinic.schema_name) as session:
-        week_rows = list(session.scalars(select(OutboxMessage.id).where(OutboxMessage.kind == IOP_WEEK)))
-    for row in week_rows:  # closing each day queues the week; later runs find its events consumed
-        with tenant_session(database.engine, clinic.schema_name) as session:
-            assert process(session, row)
+    _decide(database, clinic, sessions)
+    _build_weeks(database, clinic)
     with tenant_session(database.engine, clinic.schema_name) as session:
         claims = {c.client_id: c for c in session.scalars(select(Claim))}
         assert all(c.claim_format == ClaimFormat.INSTITUTIONAL for c in claims.values())
@@ -228,13 +238,8 @@ def test_each_billed_iop_day_uses_a_day_of_its_authorization_and_the_week_claim_
         group = _authorize(session, clients[1], 20, AuthorizedService.GROUP_PSYCHOTHERAPY)
         short = _authorize(session, clients[2], 10, AuthorizedService.INTENSIVE_OUTPATIENT)
 
-    def bill_the_week() -> None:
-        for sid in sessions:
-            with tenant_session(database.engine, clinic.schema_name) as session:
-                produce_claims(session, sid)
-
-    bill_the_week()
-    bill_the_week()  # a retried job: every day was marked the first time
+    _decide(database, clinic, sessions)
+    _decide(database, clinic, sessions)  # a retried job: every day was marked the first time
     with tenant_session(database.engine, clinic.schema_name) as session:
         used = {a.id: a.sessions_used for a in session.scalars(select(Authorization))}
         assert used == {iop: 3, group: 0, short: 2}
@@ -248,10 +253,7 @@ def test_each_billed_iop_day_uses_a_day_of_its_authorization_and_the_week_claim_
 
         assert "authorization_exhausted" in reasons(clients[0], 3)
         assert "no_active_authorization" in reasons(clients[1], 0) and not decisions[clients[1], 0].billed
-        week_rows = list(session.scalars(select(OutboxMessage.id).where(OutboxMessage.kind == IOP_WEEK)))
-    for row in week_rows:
-        with tenant_session(database.engine, clinic.schema_name) as session:
-            assert process(session, row)
+    _build_weeks(database, clinic)
     with tenant_session(database.engine, clinic.schema_name) as session:
         claims = {c.client_id: c for c in session.scalars(select(Claim))}
         assert set(claims) == {clients[0], clients[2]}, "no IOP day of the second member was authorized"
@@ -270,14 +272,8 @@ def _billed_week(database: Database, clinic: Tenant) -> tuple[list[uuid.UUID], l
     with tenant_session(database.engine, clinic.schema_name) as session:
         _, clients, sessions = _seed(session)
         auth = _authorize(session, clients[0], 10, AuthorizedService.INTENSIVE_OUTPATIENT)
-    for sid in sessions:
-        with tenant_session(database.engine, clinic.schema_name) as session:
-            produce_claims(session, sid)
-    with tenant_session(database.engine, clinic.schema_name) as session:
-        rows = list(session.scalars(select(OutboxMessage.id).where(OutboxMessage.kind == IOP_WEEK)))
-    for row in rows:
-        with tenant_session(database.engine, clinic.schema_name) as session:
-            process(session, row)
+    _decide(database, clinic, sessions)
+    _build_weeks(database, clinic)
     return clients, sessions, auth
 
 
@@ -378,9 +374,7 @@ def test_removing_a_member_from_an_iop_day_not_yet_on_a_claim_gives_its_authoriz
         _, clients, sessions = _seed(session)
         auth = _authorize(session, clients[0], 10, AuthorizedService.INTENSIVE_OUTPATIENT)
         add_record(session, sessions[1], {"theme": "skills"}, {}, RecordStatus.FINAL, datetime.now(UTC))
-    for sid in sessions[:3]:
-        with tenant_session(database.engine, clinic.schema_name) as session:
-            produce_claims(session, sid)
+    _decide(database, clinic, sessions[:3])
     assert _days_used(database, clinic, auth) == (3, 3)
 
     async def remove() -> None:
@@ -402,13 +396,8 @@ def test_an_iop_week_never_uses_an_authorization_for_another_service(
     with tenant_session(database.engine, clinic.schema_name) as session:
         _, clients, sessions = _seed(session)
         group = _authorize(session, clients[1], 20, AuthorizedService.GROUP_PSYCHOTHERAPY)
-    for sid in sessions:
-        with tenant_session(database.engine, clinic.schema_name) as session:
-            produce_claims(session, sid)
-    with tenant_session(database.engine, clinic.schema_name) as session:
-        (row, *_) = session.scalars(select(OutboxMessage.id).where(OutboxMessage.kind == IOP_WEEK))
-    with tenant_session(database.engine, clinic.schema_name) as session:
-        assert process(session, row)
+    _decide(database, clinic, sessions)
+    _build_weeks(database, clinic)
     with tenant_session(database.engine, clinic.schema_name) as session:
         claim = session.scalars(select(Claim).where(Claim.client_id == clients[1])).one()
         assert claim.authorization_id is None and claim.document["institutional"]["prior_auth"] is None
