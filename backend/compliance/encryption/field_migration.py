@@ -13,9 +13,13 @@ import json
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from alembic.operations import Operations
 from sqlalchemy import Connection, Engine, LargeBinary, bindparam, column, func, select, table, tuple_, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql.expression import ColumnClause, TableClause
+from sqlalchemy.types import TypeEngine
 
 from backend.compliance.encryption.field_crypto import decrypt_field, encrypt_field, key_version_of
 from backend.compliance.encryption.keys import Keyring, ensure_data_key, forget_keyrings, load_keyring
@@ -167,3 +171,62 @@ def reencrypt_clinic(engine: Engine, tenant_id: uuid.UUID, schema: str) -> tuple
             version = keyring.current_version
             total += reencrypt(connection, keyring, stored)
     return version, total
+
+
+@dataclass(frozen=True)
+class PlainColumn:
+    """A column an encryption revision converts: as stored after it, and its type before."""
+
+    stored: StoredColumn
+    before: TypeEngine[Any]
+    nullable: bool = False
+
+
+def seal_columns(op: Operations, columns: Sequence[PlainColumn]) -> None:
+    """An encryption revision's upgrade in the clinic's schema: each column becomes `bytea` holding
+    its values' UTF-8 bytes, then sealed with the clinic's data key (made if it has none). A schema
+    with no registered clinic may only be converted while the columns are empty."""
+    for plain in columns:
+        op.alter_column(
+            plain.stored.table,
+            plain.stored.column,
+            existing_type=plain.before,
+            type_=LargeBinary(),
+            existing_nullable=plain.nullable,
+            postgresql_using=f"convert_to(\"{plain.stored.column}\"::text, 'UTF8')",
+        )
+    connection = op.get_bind()
+    stored = [plain.stored for plain in columns]
+    keyring = clinic_keyring(connection, _current_schema(connection), create=True)
+    if keyring is None:
+        if has_values(connection, stored):
+            raise RuntimeError("a schema with no registered clinic holds values to encrypt")
+        return
+    for one in stored:
+        encrypt_plaintext(connection, keyring, one)
+
+
+def unseal_columns(op: Operations, columns: Sequence[PlainColumn]) -> None:
+    """Its downgrade: the plaintext back, in the columns' earlier types."""
+    connection = op.get_bind()
+    stored = [plain.stored for plain in columns]
+    keyring = clinic_keyring(connection, _current_schema(connection), create=False)
+    if keyring is not None:
+        for one in stored:
+            decrypt_to_plaintext(connection, keyring, one)
+    elif has_values(connection, stored):
+        raise RuntimeError("a schema with no registered clinic holds values to decrypt")
+    for plain in columns:
+        cast = "::jsonb" if isinstance(plain.before, JSONB) else ""
+        op.alter_column(
+            plain.stored.table,
+            plain.stored.column,
+            existing_type=LargeBinary(),
+            type_=plain.before,
+            existing_nullable=plain.nullable,
+            postgresql_using=f"convert_from(\"{plain.stored.column}\", 'UTF8'){cast}",
+        )
+
+
+def _current_schema(connection: Connection) -> str:
+    return str(connection.scalar(select(func.current_schema())))

@@ -26,11 +26,10 @@ from alembic.operations import Operations
 from sqlalchemy.dialects import postgresql
 
 from backend.compliance.encryption.field_migration import (
+    PlainColumn,
     StoredColumn,
-    clinic_keyring,
-    decrypt_to_plaintext,
-    encrypt_plaintext,
-    has_values,
+    seal_columns,
+    unseal_columns,
 )
 
 revision: str = "4d9a2e3fbc03"
@@ -39,60 +38,21 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 JSONB = postgresql.JSONB(astext_type=sa.Text())
-# (column as stored, its type before this revision)
-COLUMNS: list[tuple[StoredColumn, sa.types.TypeEngine[object]]] = [
-    (StoredColumn("session_records", ("session_id",), "group_note", json=True), JSONB),
-    (StoredColumn("member_sections", ("session_id", "client_id"), "content", json=True), JSONB),
-    (StoredColumn("member_sections", ("session_id", "client_id"), "name_flags", json=True), JSONB),
-    (StoredColumn("facilitator_observations", ("id",), "text", json=False), sa.Text()),
-    (StoredColumn("record_addenda", ("id",), "text", json=False), sa.Text()),
-    (StoredColumn("supervision_notes", ("id",), "text", json=False), sa.Text()),
-    (StoredColumn("client_coverages", ("id",), "member_id", json=False), sa.String(length=80)),
-    (StoredColumn("claims", ("id",), "document", json=True), JSONB),
+COLUMNS = [
+    PlainColumn(StoredColumn("session_records", ("session_id",), "group_note", json=True), JSONB),
+    PlainColumn(StoredColumn("member_sections", ("session_id", "client_id"), "content", json=True), JSONB),
+    PlainColumn(StoredColumn("member_sections", ("session_id", "client_id"), "name_flags", json=True), JSONB),
+    PlainColumn(StoredColumn("facilitator_observations", ("id",), "text", json=False), sa.Text()),
+    PlainColumn(StoredColumn("record_addenda", ("id",), "text", json=False), sa.Text()),
+    PlainColumn(StoredColumn("supervision_notes", ("id",), "text", json=False), sa.Text()),
+    PlainColumn(StoredColumn("client_coverages", ("id",), "member_id", json=False), sa.String(length=80)),
+    PlainColumn(StoredColumn("claims", ("id",), "document", json=True), JSONB),
 ]
 
 
-def _schema(op: Operations) -> str:
-    return str(op.get_bind().scalar(sa.select(sa.func.current_schema())))
-
-
 def upgrade(op: Operations) -> None:
-    for stored, before in COLUMNS:
-        op.alter_column(
-            stored.table,
-            stored.column,
-            existing_type=before,
-            type_=sa.LargeBinary(),
-            existing_nullable=False,
-            postgresql_using=f"convert_to(\"{stored.column}\"::text, 'UTF8')",
-        )
-    connection = op.get_bind()
-    columns = [stored for stored, _ in COLUMNS]
-    keyring = clinic_keyring(connection, _schema(op), create=True)
-    if keyring is None:
-        if has_values(connection, columns):
-            raise RuntimeError("a schema with no registered clinic holds values to encrypt")
-        return
-    for stored in columns:
-        encrypt_plaintext(connection, keyring, stored)
+    seal_columns(op, COLUMNS)
 
 
 def downgrade(op: Operations) -> None:
-    connection = op.get_bind()
-    columns = [stored for stored, _ in COLUMNS]
-    keyring = clinic_keyring(connection, _schema(op), create=False)
-    if keyring is not None:
-        for stored in columns:
-            decrypt_to_plaintext(connection, keyring, stored)
-    elif has_values(connection, columns):
-        raise RuntimeError("a schema with no registered clinic holds values to decrypt")
-    for stored, before in COLUMNS:
-        cast = "::jsonb" if isinstance(before, postgresql.JSONB) else ""
-        op.alter_column(
-            stored.table,
-            stored.column,
-            existing_type=sa.LargeBinary(),
-            type_=before,
-            existing_nullable=False,
-            postgresql_using=f"convert_from(\"{stored.column}\", 'UTF8'){cast}",
-        )
+    unseal_columns(op, COLUMNS)

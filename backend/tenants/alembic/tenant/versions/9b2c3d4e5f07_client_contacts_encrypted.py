@@ -22,11 +22,10 @@ from alembic.operations import Operations
 from sqlalchemy.dialects import postgresql
 
 from backend.compliance.encryption.field_migration import (
+    PlainColumn,
     StoredColumn,
-    clinic_keyring,
-    decrypt_to_plaintext,
-    encrypt_plaintext,
-    has_values,
+    seal_columns,
+    unseal_columns,
 )
 
 revision: str = "9b2c3d4e5f07"
@@ -35,61 +34,31 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 JSONB = postgresql.JSONB(astext_type=sa.Text())
-CONTACTS = "'[]'::jsonb"
-# (column as stored, its type before this revision, nullable)
-COLUMNS: list[tuple[StoredColumn, sa.types.TypeEngine[object], bool]] = [
-    (StoredColumn("clients", ("id",), "email", json=False), sa.String(length=320), True),
-    (StoredColumn("clients", ("id",), "phone", json=False), sa.String(length=32), True),
-    (StoredColumn("clients", ("id",), "address_line1", json=False), sa.String(length=55), True),
-    (StoredColumn("clients", ("id",), "city", json=False), sa.String(length=30), True),
-    (StoredColumn("clients", ("id",), "postal_code", json=False), sa.String(length=9), True),
-    (StoredColumn("clients", ("id",), "emergency_contacts", json=True), JSONB, False),
+
+
+def _client(column: str, before: sa.types.TypeEngine[object], nullable: bool = True) -> PlainColumn:
+    return PlainColumn(
+        StoredColumn("clients", ("id",), column, json=isinstance(before, postgresql.JSONB)), before, nullable
+    )
+
+
+COLUMNS = [
+    _client("email", sa.String(length=320)),
+    _client("phone", sa.String(length=32)),
+    _client("address_line1", sa.String(length=55)),
+    _client("city", sa.String(length=30)),
+    _client("postal_code", sa.String(length=9)),
+    _client("emergency_contacts", JSONB, nullable=False),
 ]
-
-
-def _schema(op: Operations) -> str:
-    return str(op.get_bind().scalar(sa.select(sa.func.current_schema())))
 
 
 def upgrade(op: Operations) -> None:
     op.alter_column("clients", "emergency_contacts", server_default=None, existing_type=JSONB)
-    for stored, before, nullable in COLUMNS:
-        op.alter_column(
-            stored.table,
-            stored.column,
-            existing_type=before,
-            type_=sa.LargeBinary(),
-            existing_nullable=nullable,
-            postgresql_using=f"convert_to(\"{stored.column}\"::text, 'UTF8')",
-        )
-    connection = op.get_bind()
-    columns = [stored for stored, _, _ in COLUMNS]
-    keyring = clinic_keyring(connection, _schema(op), create=True)
-    if keyring is None:
-        if has_values(connection, columns):
-            raise RuntimeError("a schema with no registered clinic holds values to encrypt")
-        return
-    for stored in columns:
-        encrypt_plaintext(connection, keyring, stored)
+    seal_columns(op, COLUMNS)
 
 
 def downgrade(op: Operations) -> None:
-    connection = op.get_bind()
-    columns = [stored for stored, _, _ in COLUMNS]
-    keyring = clinic_keyring(connection, _schema(op), create=False)
-    if keyring is not None:
-        for stored in columns:
-            decrypt_to_plaintext(connection, keyring, stored)
-    elif has_values(connection, columns):
-        raise RuntimeError("a schema with no registered clinic holds values to decrypt")
-    for stored, before, nullable in COLUMNS:
-        cast = "::jsonb" if isinstance(before, postgresql.JSONB) else ""
-        op.alter_column(
-            stored.table,
-            stored.column,
-            existing_type=sa.LargeBinary(),
-            type_=before,
-            existing_nullable=nullable,
-            postgresql_using=f"convert_from(\"{stored.column}\", 'UTF8'){cast}",
-        )
-    op.alter_column("clients", "emergency_contacts", server_default=sa.text(CONTACTS), existing_type=JSONB)
+    unseal_columns(op, COLUMNS)
+    op.alter_column(
+        "clients", "emergency_contacts", server_default=sa.text("'[]'::jsonb"), existing_type=JSONB
+    )
