@@ -8,6 +8,7 @@ whose data to show.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -130,7 +131,7 @@ async def accept(session: AsyncSession, code: str, password: str, now: datetime)
     if problems:
         raise InputRejected(problems)
     user = await session.get_one(User, invitation.user_id)
-    user.password_hash = hash_password(password)
+    user.password_hash = await asyncio.to_thread(hash_password, password)  # argon2: off the event loop
     invitation.accepted_at = now
     await session.flush()
     return user
