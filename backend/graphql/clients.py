@@ -85,6 +85,12 @@ PART2_DIAGNOSIS_WITHHELD = FieldProblem(
     "this member's substance use diagnoses are Part 2 records you may not see: a consent or a "
     "break-the-glass grant is needed to record one",
 )
+PART2_PRIMARY_WITHHELD = FieldProblem(
+    "diagnosis.primary",
+    "part2_withheld",
+    "the member's primary diagnosis is a Part 2 record you may not see: add this one as secondary, "
+    "or obtain a consent or a break-the-glass grant",
+)
 PART2_DIAGNOSIS_NOT_REMOVABLE = FieldProblem(
     "diagnosisId",
     "part2_withheld",
@@ -227,12 +233,17 @@ class ClientMutations:
         problems = validate_diagnosis("diagnosis", draft, await clinic_today(info.context.session))
         if problems:
             return InvalidInput.of(problems)
-        if is_part2_diagnosis(draft.code):
+        if is_part2_diagnosis(draft.code) or draft.primary:
+            loader = info.context.loader("client_diagnoses", diagnosis_loader)
+            current, cleared = await loader.load(client.id)
+            loader.clear(client.id)  # the answer's `diagnoses` must include the one added here
             # The member's SUD diagnoses may be Part 2 records hidden from the caller: answering
-            # "duplicate" would reveal one, so the answer must not depend on them.
-            _, cleared = await info.context.loader("client_diagnoses", diagnosis_loader).load(client.id)
-            if not cleared:
+            # "duplicate" would reveal one, so the answer must not depend on them; and a new primary
+            # would demote a withheld primary, a write into a record the caller may not see.
+            if not cleared and is_part2_diagnosis(draft.code):
                 return InvalidInput.of([PART2_DIAGNOSIS_WITHHELD])
+            if not cleared and any(d.is_primary and is_part2_diagnosis(d.code) for d in current):
+                return InvalidInput.of([PART2_PRIMARY_WITHHELD])
         row = await add_diagnosis(info.context.session, client.id, draft, "diagnosis.code")
         info.context.audit("create", "diagnosis", str(row.id), client.id)
         return ClientChanged(client=ClientNode.of(client))

@@ -294,6 +294,27 @@ def test_adding_a_sud_diagnosis_never_reveals_a_withheld_one(scenario: Scenario)
     assert set(s.marta_diagnoses()) == {"sud", "F11.20", "F33.1", "F41.1"}
 
 
+def test_a_new_primary_never_demotes_a_withheld_sud_primary(scenario: Scenario) -> None:
+    """Marta's primary is F10.20, withheld from Theo: adding F41.1 as primary is refused naming
+    diagnosis.primary (as secondary it is recorded) and her SUD diagnosis stays primary."""
+    s = scenario
+
+    def add(primary: bool) -> Any:
+        diagnosis = {"code": "F41.1", "notedOn": "2026-02-01", "primary": primary}
+        return s.theo.data("AddDiagnosis", input={"clientId": str(s.marta), "diagnosis": diagnosis})[
+            "addDiagnosis"
+        ]
+
+    refused = add(primary=True)
+    assert (refused["__typename"], refused["field"], refused["code"]) == (
+        "InvalidInput",
+        "diagnosis.primary",
+        "part2_withheld",
+    )
+    assert add(primary=False)["__typename"] == "ClientChanged"
+    assert s.marta_diagnoses()["sud"]["primary"] is True
+
+
 def test_ending_a_withheld_sud_diagnosis_needs_what_seeing_it_needs(scenario: Scenario) -> None:
     """Theo sees Marta's F10.20 listed as withheld (its id, no code): ending it is refused naming
     diagnosisId and leaves it current; under her consent he may end it."""
