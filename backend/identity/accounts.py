@@ -29,25 +29,32 @@ def normalize_email(email: str) -> str:
     return email.strip()
 
 
-def validate_account(email: str, display_name: str, password: str) -> list[FieldProblem]:
-    """Problems with a new account's fields (the password itself is never quoted)."""
-    problems: list[FieldProblem] = []
+def email_problems(email: str) -> list[FieldProblem]:
     email = normalize_email(email)
     if len(email) > EMAIL_MAX_LENGTH or not EMAIL.match(email):
-        problems.append(FieldProblem("email", "invalid", "is not an email address"))
+        return [FieldProblem("email", "invalid", "is not an email address")]
+    return []
+
+
+def password_problems(password: str) -> list[FieldProblem]:
+    """Length only (the password itself is never quoted)."""
+    if len(password) < PASSWORD_MIN_LENGTH:
+        return [FieldProblem("password", "too_short", f"needs at least {PASSWORD_MIN_LENGTH} characters")]
+    if len(password) > PASSWORD_MAX_LENGTH:
+        return [FieldProblem("password", "too_long", f"exceeds {PASSWORD_MAX_LENGTH} characters")]
+    return []
+
+
+def validate_account(email: str, display_name: str, password: str) -> list[FieldProblem]:
+    """Problems with a new account's fields."""
+    problems = email_problems(email)
     if not display_name.strip():
         problems.append(FieldProblem("displayName", "required", "is required"))
     elif len(display_name.strip()) > DISPLAY_NAME_MAX_LENGTH:
         problems.append(
             FieldProblem("displayName", "too_long", f"exceeds {DISPLAY_NAME_MAX_LENGTH} characters")
         )
-    if len(password) < PASSWORD_MIN_LENGTH:
-        problems.append(
-            FieldProblem("password", "too_short", f"needs at least {PASSWORD_MIN_LENGTH} characters")
-        )
-    elif len(password) > PASSWORD_MAX_LENGTH:
-        problems.append(FieldProblem("password", "too_long", f"exceeds {PASSWORD_MAX_LENGTH} characters"))
-    return problems
+    return problems + password_problems(password)
 
 
 def validate_roles(roles: list[str]) -> list[FieldProblem]:

@@ -20,11 +20,9 @@ from backend.authorization.roles import Role
 from backend.errors import FieldProblem, InputRejected
 from backend.identity.accounts import (
     DISPLAY_NAME_MAX_LENGTH,
-    EMAIL,
-    EMAIL_MAX_LENGTH,
-    PASSWORD_MAX_LENGTH,
-    PASSWORD_MIN_LENGTH,
+    email_problems,
     normalize_email,
+    password_problems,
     validate_roles,
 )
 from backend.identity.models import Invitation, Membership, User
@@ -53,10 +51,7 @@ class Invited:
 
 def invitation_problems(draft: InvitationDraft) -> list[FieldProblem]:
     """What is wrong with an invitation's fields (pure)."""
-    problems: list[FieldProblem] = []
-    email = normalize_email(draft.email)
-    if len(email) > EMAIL_MAX_LENGTH or not EMAIL.match(email):
-        problems.append(FieldProblem("email", "invalid", "is not an email address"))
+    problems = email_problems(draft.email)
     name = draft.display_name.strip()
     if not name or len(name) > DISPLAY_NAME_MAX_LENGTH:
         problems.append(
@@ -71,14 +66,6 @@ def invitation_problems(draft: InvitationDraft) -> list[FieldProblem]:
     if not is_client and draft.client_id is not None:
         problems.append(FieldProblem("clientId", "not_a_client", "only a client membership names one"))
     return problems
-
-
-def password_problems(password: str) -> list[FieldProblem]:
-    if len(password) < PASSWORD_MIN_LENGTH:
-        return [FieldProblem("password", "too_short", f"needs at least {PASSWORD_MIN_LENGTH} characters")]
-    if len(password) > PASSWORD_MAX_LENGTH:
-        return [FieldProblem("password", "too_long", f"exceeds {PASSWORD_MAX_LENGTH} characters")]
-    return []
 
 
 async def invite(
