@@ -78,3 +78,5 @@ def deliver_notification(session: Session, payload: Payload) -> None:
     if notification.delivered_at is not None:
         return
     _sender.send(session, notification)
+    # Sent: the text (an invitation's one-time code among them) is not kept.
+    notification.body = None

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pgserver
@@ -32,6 +33,8 @@ from backend.compliance.encryption.field_crypto import (
 from backend.compliance.encryption.keys import forget_keyrings
 from backend.database import Database
 from backend.documentation.models import MemberSection, Observation, SessionRecord
+from backend.notifications.delivery import queue_notification
+from backend.notifications.models import Notification
 from backend.settings import Settings
 from backend.tables import TenantBase
 from backend.tenants.migrations import route_to_schema, script_directory
@@ -53,6 +56,8 @@ ENCRYPTED = [
     ("facilitator_observations", "text"),
     ("member_sections", "content"),
     ("member_sections", "name_flags"),
+    ("notifications", "body"),
+    ("notifications", "recipient"),
     ("record_addenda", "text"),
     ("session_records", "group_note"),
     ("supervision_notes", "text"),
@@ -281,8 +286,9 @@ def test_a_dump_of_the_database_shows_no_note_text_or_member_id(
 # --- the migration of an existing clinic ------------------------------------------------------------
 
 
-#: The revisions that encrypt columns: the notes and identifiers, then the clients' contact details.
-FIELD_REVISIONS = ("4d9a2e3fbc03", "9b2c3d4e5f07")
+#: The revisions that encrypt columns: the notes and identifiers, the clients' contact details, then
+#: the notifications' recipients and bodies.
+FIELD_REVISIONS = ("4d9a2e3fbc03", "9b2c3d4e5f07", "a0c1d2e3f408")
 
 
 def run_revision(database: Database, schema: str, step: str) -> None:
@@ -304,8 +310,17 @@ def test_migrating_an_existing_clinic_encrypts_its_plaintext_rows(
     clinic = make_clinic()
     marker = f"Oldrow{uuid.uuid4().hex[:8]}"
     documented = document_session(database.engine, clinic.schema_name, marker)
+    with tenant_session(database.engine, clinic.schema_name) as session:
+        pending = queue_notification(session, "email", f"{marker}@example.test", "t", f"Code {marker}")
+        sent = queue_notification(session, "email", f"{marker}.2@example.test", "t", f"Code {marker}")
+        sent.delivered_at = datetime.now(UTC)
     run_revision(database, clinic.schema_name, "downgrade")
     with database.engine.begin() as conn:
+        # Before this revision a delivered notification kept its text.
+        conn.execute(
+            text(f'UPDATE "{clinic.schema_name}".notifications SET body = :b WHERE id = :i'),
+            {"b": f"Code {marker}", "i": sent.id},
+        )
         kinds = dict(
             conn.execute(
                 text(
@@ -337,6 +352,11 @@ def test_migrating_an_existing_clinic_encrypts_its_plaintext_rows(
         assert section.content == documented.section
         assert documented.member_id in set(session.scalars(select(ClientCoverage.member_id)))
         assert all(isinstance(c, list) for c in session.scalars(select(Client.emergency_contacts)))
+        kept = {n.id: (n.recipient, n.body) for n in session.scalars(select(Notification))}
+    assert kept == {
+        pending.id: (f"{marker}@example.test", f"Code {marker}"),
+        sent.id: (f"{marker}.2@example.test", None),
+    }, "sealed, and a delivered notification's text dropped"
     with database.engine.connect() as conn:
         versions = conn.scalars(
             text("SELECT version FROM public.tenant_data_keys WHERE tenant_id = :t"), {"t": clinic.id}

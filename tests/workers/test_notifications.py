@@ -20,6 +20,7 @@ from backend.notifications.sender import RecordingSender
 from backend.tenants.models import Tenant
 from backend.tenants.routing import tenant_async_session
 from backend.workers.outbox import OutboxMessage, add_message, process, take_pending
+from tests.compliance.key_support import raw_values
 from tests.workers.conftest import CountingSender
 
 InClinic = Callable[[Tenant], AbstractContextManager[Session]]
@@ -103,6 +104,29 @@ def test_processing_a_notification_row_twice_sends_once(
         with in_clinic(clinic) as session:
             assert process(session, outbox_id) is expected
     assert counting_sender.calls[notification.id] == 1
+
+
+def test_a_delivered_notification_keeps_who_and_which_template_but_not_its_text(
+    make_clinic: Callable[..., Tenant], in_clinic: InClinic, database: Database
+) -> None:
+    """An invitation's one-time code is gone once sent; before and after, neither the recipient nor the
+    text is stored readable (the recipient is a client's email, PHI)."""
+    clinic = make_clinic()
+    email = f"robin.{uuid.uuid4().hex[:8]}@example.test"
+    with in_clinic(clinic) as session:
+        notification = queue_notification(session, "email", email, "user.invitation", "Your code: K7Q2M9")
+        (outbox_id,) = take_pending(session)
+    stored = raw_values(database.engine, clinic.schema_name, "notifications", "recipient") + raw_values(
+        database.engine, clinic.schema_name, "notifications", "body"
+    )
+    assert len(stored) == 2 and not any(email.encode() in v or b"K7Q2M9" in v for v in stored)
+    with in_clinic(clinic) as session:
+        assert process(session, outbox_id) is True
+    with in_clinic(clinic) as session:
+        sent = session.get_one(Notification, notification.id)
+        assert (sent.recipient, sent.template, sent.body) == (email, "user.invitation", None)
+        assert sent.delivered_at is not None
+    assert raw_values(database.engine, clinic.schema_name, "notifications", "body") == []
 
 
 def test_a_notification_erased_before_delivery_is_not_sent(
