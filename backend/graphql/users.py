@@ -19,10 +19,12 @@ from backend.graphql.relay import parse_id
 from backend.graphql.transactions import Atomic
 from backend.identity.invitations import (
     InvitationDraft,
+    Invited,
     MembershipChange,
     accept,
     change_membership,
     invite,
+    reissue,
 )
 from backend.identity.models import Membership, User
 from backend.notifications.delivery import queue_notification
@@ -78,6 +80,11 @@ class UserInvited:
 
 
 @strawberry.type
+class InvitationResent:
+    user: ClinicUser
+
+
+@strawberry.type
 class InvitationAccepted:
     email: str
 
@@ -100,6 +107,9 @@ InviteUserResult = Annotated[UserInvited | InvalidInput, strawberry.union("Invit
 UpdateMembershipResult = Annotated[
     MembershipUpdated | InvalidInput | NotFound, strawberry.union("UpdateMembershipResult")
 ]
+ResendInvitationResult = Annotated[
+    InvitationResent | InvalidInput | NotFound, strawberry.union("ResendInvitationResult")
+]
 AcceptInvitationResult = Annotated[
     InvitationAccepted | InvalidInput, strawberry.union("AcceptInvitationResult")
 ]
@@ -120,6 +130,13 @@ class UserQueries:
         return [ClinicUser.of(user, membership) for user, membership in rows.all()]
 
 
+def _email_code(context: Context, invited: Invited) -> None:
+    if invited.code is not None:
+        queue_notification(
+            context.session, "email", invited.user.email, INVITATION_TEMPLATE, invitation_body(invited.code)
+        )
+
+
 @strawberry.type
 class UserMutations:
     @strawberry.mutation(permission_classes=[allow("user", "manage")], extensions=[Atomic()])
@@ -134,12 +151,26 @@ class UserMutations:
             return InvalidInput.of([NO_SUCH_CLIENT])
         draft = InvitationDraft(input.email, input.display_name, list(input.roles), client_id)
         invited = await invite(session, context.require_principal().tenant_id, draft, datetime.now(UTC))
-        if invited.code is not None:
-            queue_notification(
-                session, "email", invited.user.email, INVITATION_TEMPLATE, invitation_body(invited.code)
-            )
+        _email_code(context, invited)
         context.audit("create", "membership", str(invited.user.id), client_id)
         return UserInvited(user=ClinicUser.of(invited.user, invited.membership))
+
+    @strawberry.mutation(permission_classes=[allow("user", "manage")], extensions=[Atomic()])
+    async def resend_invitation(
+        self, info: strawberry.Info[Context, Any], user_id: strawberry.ID
+    ) -> ResendInvitationResult:
+        """Email a new code to someone invited here who has not set a password; earlier codes stop
+        working."""
+        context = info.context
+        uid = parse_id(user_id, "userId")
+        invited = await reissue(
+            context.session, context.require_principal().tenant_id, uid, datetime.now(UTC)
+        )
+        if invited is None:
+            return NotFound.of("userId")
+        _email_code(context, invited)
+        context.audit("update", "invitation", str(invited.user.id), invited.membership.client_id)
+        return InvitationResent(user=ClinicUser.of(invited.user, invited.membership))
 
     @strawberry.mutation(permission_classes=[allow("user", "manage")], extensions=[Atomic()])
     async def update_membership(

@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.authorization.roles import Role
@@ -92,17 +92,56 @@ async def invite(
     membership.roles = sorted(set(draft.roles))
     membership.client_id = draft.client_id
     membership.active = True
-    code = None
-    if user.password_hash is None:
-        code = new_refresh_token()
-        session.add(
-            Invitation(
-                token_hash=hash_refresh_token(code),
-                user_id=user.id,
-                tenant_id=tenant_id,
-                expires_at=now + INVITATION_VALID,
-            )
+    code = _new_code(session, user.id, tenant_id, now) if user.password_hash is None else None
+    await session.flush()
+    return Invited(user, membership, code)
+
+
+def _new_code(session: AsyncSession, user_id: uuid.UUID, tenant_id: uuid.UUID, now: datetime) -> str:
+    """A fresh one-time code for the user, from this clinic; only its hash is added to the session."""
+    code = new_refresh_token()
+    session.add(
+        Invitation(
+            token_hash=hash_refresh_token(code),
+            user_id=user_id,
+            tenant_id=tenant_id,
+            expires_at=now + INVITATION_VALID,
         )
+    )
+    return code
+
+
+async def reissue(
+    session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUID, now: datetime
+) -> Invited | None:
+    """A new code for someone invited here who has not set a password yet (the email was lost or the
+    code expired); the codes this clinic sent them before stop working. None: no membership here."""
+    found = (
+        await session.execute(
+            select(User, Membership)
+            .join(Membership, Membership.user_id == User.id)
+            .where(Membership.user_id == user_id, Membership.tenant_id == tenant_id)
+            .with_for_update(of=Membership)
+        )
+    ).first()
+    if found is None:
+        return None
+    user, membership = found
+    if user.password_hash is not None:
+        raise InputRejected([FieldProblem("userId", "not_pending", "has already set a password")])
+    if not membership.active:
+        raise InputRejected([FieldProblem("userId", "inactive", "has no access here: restore it first")])
+    await session.execute(
+        update(Invitation)
+        .where(
+            Invitation.user_id == user.id,
+            Invitation.tenant_id == tenant_id,
+            Invitation.accepted_at.is_(None),
+            Invitation.expires_at > now,
+        )
+        .values(expires_at=now)
+    )
+    code = _new_code(session, user.id, tenant_id, now)
     await session.flush()
     return Invited(user, membership, code)
 

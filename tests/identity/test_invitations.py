@@ -34,11 +34,15 @@ def op(client: GraphQLClient, name: str, auth: str | None = None, **variables: A
 
 
 def emailed_code(database: Database, clinic: Tenant, email: str) -> str:
-    """The code of the invitation email queued for `email` (the last word of its body; recipients are
-    encrypted, so they are compared once read)."""
+    """The code of the latest invitation email queued for `email` (the last word of its body;
+    recipients are encrypted, so they are compared once read)."""
     with tenant_session(database.engine, clinic.schema_name) as session:
-        invitations = session.scalars(select(Notification).where(Notification.template == "user.invitation"))
-        (body,) = [n.body for n in invitations if n.recipient == email]
+        invitations = session.scalars(
+            select(Notification)
+            .where(Notification.template == "user.invitation")
+            .order_by(Notification.created_at.desc())
+        )
+        body = next(n.body for n in invitations if n.recipient == email)
     assert body is not None, "the invitation email was already delivered"
     return body.rsplit(" ", 1)[1]
 
@@ -81,6 +85,46 @@ def test_an_invited_clinician_sets_a_password_with_the_emailed_code_and_signs_in
     assert me["clinic"] == {"slug": clinic.slug, "roles": ["clinician"]}
     listed = {u["email"]: u for u in op(client, "ClinicUsers", admin)["clinicUsers"]}
     assert listed[email]["invitationPending"] is False
+
+
+def test_a_resent_invitation_emails_a_new_code_and_the_earlier_one_stops_working(
+    client: GraphQLClient, person: MakePerson, make_clinic: MakeClinic, database: Database
+) -> None:
+    """The admin resends a lost invitation: the new code sets the password, the first no longer does;
+    once the password is set (or for an unknown user, or access ended) there is nothing to resend."""
+    clinic = make_clinic()
+    admin = admin_token(client, person, clinic)
+    email = f"ira.{uuid.uuid4().hex[:8]}@example.test"
+    invite = {"email": email, "displayName": "Ira Moss", "roles": ["clinician"]}
+    user_id = op(client, "InviteUser", admin, input=invite)["inviteUser"]["user"]["userId"]
+    first = emailed_code(database, clinic, email)
+
+    resent = op(client, "ResendInvitation", admin, userId=user_id)["resendInvitation"]
+    assert resent["__typename"] == "InvitationResent" and resent["user"]["invitationPending"] is True
+    second = emailed_code(database, clinic, email)
+    assert second != first
+    password = f"pw-{uuid.uuid4().hex}"
+    stale = op(client, "AcceptInvitation", token=first, password=password)["acceptInvitation"]
+    assert (stale["__typename"], stale["field"], stale["code"]) == ("InvalidInput", "token", "invalid")
+    assert op(client, "AcceptInvitation", token=second, password=password)["acceptInvitation"] == {
+        "__typename": "InvitationAccepted",
+        "email": email,
+    }
+    assert login(client, email, password)["clinic"] == clinic.slug
+
+    done = op(client, "ResendInvitation", admin, userId=user_id)["resendInvitation"]
+    assert (done["__typename"], done["field"], done["code"]) == ("InvalidInput", "userId", "not_pending")
+    unknown = op(client, "ResendInvitation", admin, userId=str(uuid.uuid4()))["resendInvitation"]
+    assert (unknown["__typename"], unknown["field"]) == ("NotFound", "userId")
+    other = {
+        "email": f"kai.{uuid.uuid4().hex[:8]}@example.test",
+        "displayName": "Kai",
+        "roles": ["clinician"],
+    }
+    kai = op(client, "InviteUser", admin, input=other)["inviteUser"]["user"]["userId"]
+    op(client, "UpdateMembership", admin, input={"userId": kai, "active": False})
+    ended = op(client, "ResendInvitation", admin, userId=kai)["resendInvitation"]
+    assert (ended["__typename"], ended["field"], ended["code"]) == ("InvalidInput", "userId", "inactive")
 
 
 def test_someone_another_clinic_has_gains_a_membership_and_no_code(
