@@ -40,8 +40,7 @@ from backend.billing.eligibility import (
     write_270,
 )
 from backend.billing.models import BillingProvider, EligibilityCheck, Payer
-from backend.clients.models import Client, ClientCoverage
-from backend.clients.rules import CoveragePriority
+from backend.clients.models import Client, ClientCoverage, current_primary
 from backend.clinic.models import ClinicSettings
 from backend.database import utcnow
 from backend.enrollment.models import Enrollment, EnrollmentStatus
@@ -173,9 +172,7 @@ def _not_sent(session: Session, check: EligibilityCheck, *messages: str) -> None
 
 def primary_coverage(session: Session, client_id: uuid.UUID) -> ClientCoverage | None:
     return session.scalar(
-        select(ClientCoverage).where(
-            ClientCoverage.client_id == client_id, ClientCoverage.priority == CoveragePriority.PRIMARY
-        )
+        select(ClientCoverage).where(ClientCoverage.client_id == client_id, current_primary())
     )
 
 
@@ -199,6 +196,9 @@ def apply_result(session: Session, check: EligibilityCheck) -> list[uuid.UUID]:
     """
     if check.status != EligibilityOutcome.INACTIVE.value:
         return []
+    coverage = session.get(ClientCoverage, check.coverage_id)
+    if coverage is None or coverage.ended_at is not None:
+        return []  # about a coverage since replaced by another payer's: says nothing of the current one
     newer = session.scalar(
         select(EligibilityCheck.id)
         .where(
@@ -248,17 +248,19 @@ def request_due_checks(session: Session, today: date, every_days: int = 30) -> l
     yet run counts as recent too, so running the schedule twice queues nothing twice.
     """
     cutoff = datetime.combine(today - timedelta(days=every_days), time.min, tzinfo=UTC)
+    covered = exists().where(ClientCoverage.client_id == Enrollment.client_id, current_primary())
+    # Recent for the current coverage: a payer change is checked at once, not after the old one's cutoff.
     recent = exists().where(
-        EligibilityCheck.client_id == Enrollment.client_id, EligibilityCheck.requested_at >= cutoff
+        EligibilityCheck.coverage_id == ClientCoverage.id,
+        ClientCoverage.client_id == Enrollment.client_id,
+        current_primary(),
+        EligibilityCheck.requested_at >= cutoff,
     )
     queued = exists().where(
         OutboxMessage.kind == CHECK_ELIGIBILITY,
         OutboxMessage.processed_at.is_(None),
         OutboxMessage.failed_at.is_(None),
         OutboxMessage.payload["client_id"].astext == cast(Enrollment.client_id, String),
-    )
-    covered = exists().where(
-        ClientCoverage.client_id == Enrollment.client_id, ClientCoverage.priority == CoveragePriority.PRIMARY
     )
     due = list(
         session.scalars(

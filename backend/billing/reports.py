@@ -41,7 +41,7 @@ from backend.billing.report_rules import (
     week_report,
     week_starts,
 )
-from backend.clients.models import Authorization
+from backend.clients.models import Authorization, ClientCoverage
 from backend.clinic.models import ClinicSettings
 from backend.documentation.models import BillableEvent
 from backend.enrollment.models import Enrollment, EnrollmentEvent, SessionAttendee
@@ -277,6 +277,8 @@ async def _authorizations(
             a.ends_on,
         )
         .join(a, a.client_id == e.client_id)
+        # Under a current coverage: one replaced by another payer's keeps its authorizations as history.
+        .join(ClientCoverage, and_(ClientCoverage.id == a.coverage_id, ClientCoverage.ended_at.is_(None)))
         .where(
             e.program_id == program_id,
             e.starts_on <= last,

@@ -34,8 +34,7 @@ from backend.billing.decisions import (
 from backend.billing.models import Claim, ClaimStatus, EligibilityCheck, Payer, PayerRuleVersion
 from backend.billing.part2_payment import Part2Payment, part2_payment
 from backend.billing.payer_rules import LevelOfCare, PayerRules, RuleVersion, rules_from_json, rules_in_force
-from backend.clients.models import Authorization, Client, ClientCoverage, ClientDiagnosis
-from backend.clients.rules import CoveragePriority
+from backend.clients.models import Authorization, Client, ClientCoverage, ClientDiagnosis, current_primary
 from backend.clinic.models import ClinicSettings
 from backend.compliance.part2.access import member_part2_programs_sync
 from backend.compliance.part2.consent_store import load_consents_sync
@@ -129,10 +128,7 @@ def load_many(session: Session, session_ids: Sequence[uuid.UUID]) -> list[Sessio
     coverages = {
         c.client_id: c
         for c in session.scalars(
-            select(ClientCoverage).where(
-                among(ClientCoverage.client_id, client_ids),
-                ClientCoverage.priority == CoveragePriority.PRIMARY,
-            )
+            select(ClientCoverage).where(among(ClientCoverage.client_id, client_ids), current_primary())
         )
     }
     payers = {
@@ -172,7 +168,11 @@ def load_many(session: Session, session_ids: Sequence[uuid.UUID]) -> list[Sessio
             .over(partition_by=EligibilityCheck.client_id, order_by=EligibilityCheck.requested_at.desc())
             .label("n"),
         )
-        .where(among(EligibilityCheck.client_id, client_ids), EligibilityCheck.status != "pending")
+        # Answers about the coverage billed only: another payer's answer says nothing about this one.
+        .where(
+            among(EligibilityCheck.coverage_id, [c.id for c in coverages.values()]),
+            EligibilityCheck.status != "pending",
+        )
         .subquery()
     )
     eligibility = {

@@ -18,6 +18,7 @@ from backend.billing.providers import (
     taxonomy_problems,
 )
 from backend.clients.models import ClientCoverage
+from backend.clients.rules import COVERAGE_ENDED
 from backend.errors import FieldProblem, InputRejected
 from backend.staff.models import StaffMember
 
@@ -112,6 +113,8 @@ async def set_coverage_payer(
     coverage = await session.get(ClientCoverage, coverage_id)
     if coverage is None:
         raise _not_found("coverageId")
+    if coverage.ended_at is not None:
+        raise InputRejected([COVERAGE_ENDED])
     if await session.get(Payer, payer_id) is None:
         raise _not_found("payerId")
     coverage.payer_id = payer_id

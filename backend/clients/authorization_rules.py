@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 
+from backend.clients.rules import COVERAGE_ENDED
 from backend.errors import FieldProblem
 
 EXPIRY_NOTICE_DAYS = 14
@@ -35,13 +36,18 @@ class AuthorizationDraft:
     ends_on: date
 
 
-def authorization_problems(draft: AuthorizationDraft, coverage_owner: uuid.UUID | None) -> list[FieldProblem]:
-    """Why the authorization cannot be stored; `coverage_owner` owns the coverage (None: no such coverage)."""
+def authorization_problems(
+    draft: AuthorizationDraft, coverage_owner: uuid.UUID | None, coverage_ended: bool = False
+) -> list[FieldProblem]:
+    """Why the authorization cannot be stored; `coverage_owner` owns the coverage (None: no such coverage),
+    which may have ended (replaced by another payer's)."""
     problems: list[FieldProblem] = []
     if coverage_owner is None:
         problems.append(FieldProblem("coverageId", "not_found", "does not name a coverage in this clinic"))
     elif coverage_owner != draft.client_id:
         problems.append(FieldProblem("coverageId", "other_client", "is not a coverage of this client"))
+    elif coverage_ended:
+        problems.append(COVERAGE_ENDED)
     reference = draft.reference.strip()
     if not reference:
         problems.append(FieldProblem("reference", "required", "must not be empty"))

@@ -18,7 +18,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
+from sqlalchemy import CheckConstraint, ColumnElement, ForeignKey, Index, String, and_, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.clients.rules import CoveragePriority
@@ -81,10 +81,24 @@ class ClientDiagnosis(TenantBase):
 
 
 class ClientCoverage(TenantBase):
-    """A placeholder for the member's insurance: payer, member id, group; billing extends it."""
+    """The member's insurance with one payer: payer, member id, group; billing extends it.
+
+    A coverage is for one payer for its whole life: when the member changes payer after
+    authorizations or eligibility checks were recorded under it, it is ended (`ended_at`) and a new
+    one takes its priority, so that history stays with the payer it came from. Only current
+    coverages (`ended_at` null) are billed, checked or shown; one per priority.
+    """
 
     __tablename__ = "client_coverages"
-    __table_args__ = (UniqueConstraint("client_id", "priority"),)
+    __table_args__ = (
+        Index(
+            "uq_client_coverages_current_priority",
+            "client_id",
+            "priority",
+            unique=True,
+            postgresql_where=text("ended_at IS NULL"),
+        ),
+    )
 
     id: Mapped[uuid.UUID] = uuid_pk()
     client_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
@@ -98,6 +112,13 @@ class ClientCoverage(TenantBase):
     # Visits a year the plan pays for (behavioural-health caps are common); None: no cap.
     visit_cap: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Replaced by a coverage with another payer; kept for the history recorded under it.
+    ended_at: Mapped[datetime | None]
+
+
+def current_primary() -> ColumnElement[bool]:
+    """The member's current primary coverage: the one billing claims to and eligibility checks ask."""
+    return and_(ClientCoverage.priority == CoveragePriority.PRIMARY, ClientCoverage.ended_at.is_(None))
 
 
 class Authorization(TenantBase):

@@ -160,6 +160,24 @@ class CoverageDraft:
     payer_id: uuid.UUID | None = None
 
 
+#: A coverage ended by a change of payer takes no new authorizations, caps or payer links.
+COVERAGE_ENDED = FieldProblem(
+    "coverageId", "coverage_ended", "was replaced by a coverage with another payer: use the current one"
+)
+
+
+def names_another_payer(
+    payer_name: str, payer_id: uuid.UUID | None, draft: CoverageDraft, *, keep_payer: bool = False
+) -> bool:
+    """Whether the draft is insurance with another payer than a coverage naming `payer_name` (linked
+    to `payer_id`): another name (spacing and case aside) or a link to another configured payer. A new
+    member id or group, or linking an unlinked coverage, is the same payer."""
+    relinked = not keep_payer and None not in (payer_id, draft.payer_id) and draft.payer_id != payer_id
+    return (
+        relinked or " ".join(payer_name.split()).casefold() != " ".join(draft.payer_name.split()).casefold()
+    )
+
+
 def validate_phone(field: str, phone: str | None) -> list[FieldProblem]:
     if phone is not None and not is_phone(phone):
         return [FieldProblem(field, "invalid_format", "is not a phone number")]

@@ -8,10 +8,11 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import date
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.billing.models import EligibilityCheck
 from backend.clients.models import Authorization, Client, ClientCoverage, ClientDiagnosis
 from backend.clients.rules import (
     AddressDraft,
@@ -20,9 +21,11 @@ from backend.clients.rules import (
     CoverageDraft,
     DiagnosisDraft,
     EmergencyContactDraft,
+    names_another_payer,
     normalize_icd10cm,
     postal_digits,
 )
+from backend.database import utcnow
 from backend.errors import FieldProblem, InputRejected
 
 
@@ -135,15 +138,43 @@ async def current_diagnoses(
 # -- coverage ----------------------------------------------------------------------------------
 
 
+def _current(client_id: uuid.UUID, priority: str) -> Select[ClientCoverage]:
+    return select(ClientCoverage).where(
+        ClientCoverage.client_id == client_id,
+        ClientCoverage.priority == priority,
+        ClientCoverage.ended_at.is_(None),
+    )
+
+
+async def _has_history(session: AsyncSession, coverage_id: uuid.UUID) -> bool:
+    """Authorizations or eligibility checks were recorded under the coverage."""
+    recorded = (
+        select(Authorization.coverage_id)
+        .where(Authorization.coverage_id == coverage_id)
+        .union_all(select(EligibilityCheck.coverage_id).where(EligibilityCheck.coverage_id == coverage_id))
+    )
+    return await session.scalar(select(exists(recorded))) is True
+
+
 async def set_coverage(
     session: AsyncSession, client_id: uuid.UUID, draft: CoverageDraft, *, keep_payer: bool = False
 ) -> ClientCoverage:
-    """Replace the member's coverage of this priority (primary or secondary); its payer link is the
-    draft's, or the one it had with `keep_payer`."""
-    stmt = select(ClientCoverage).where(
-        ClientCoverage.client_id == client_id, ClientCoverage.priority == draft.priority
-    )
-    coverage = (await session.scalars(stmt.with_for_update())).one_or_none()
+    """Set the member's current coverage of this priority (primary or secondary); its payer link is
+    the draft's, or the one it had with `keep_payer`.
+
+    The coverage is edited in place, unless the draft names another payer and authorizations or
+    eligibility checks were recorded under it: then it is ended and a new coverage takes its place,
+    so that history never counts for the new payer (a claim to it never quotes the old payer's
+    authorization, nor is its eligibility taken from the old payer's answer).
+    """
+    coverage = (await session.scalars(_current(client_id, draft.priority).with_for_update())).one_or_none()
+    if coverage is not None and (
+        names_another_payer(coverage.payer_name, coverage.payer_id, draft, keep_payer=keep_payer)
+        and await _has_history(session, coverage.id)
+    ):
+        coverage.ended_at = utcnow()
+        await session.flush()  # the priority is free before the new coverage takes it
+        coverage = None
     if coverage is None:
         coverage = ClientCoverage(id=uuid.uuid4(), client_id=client_id, priority=draft.priority)
         session.add(coverage)
@@ -159,10 +190,7 @@ async def set_coverage(
 async def remove_coverage(session: AsyncSession, client_id: uuid.UUID, priority: str) -> bool:
     """Delete a coverage entered by mistake (False: none of this priority). One with authorizations
     on file is refused: deleting it would delete them, and the claims that used them need them."""
-    stmt = select(ClientCoverage).where(
-        ClientCoverage.client_id == client_id, ClientCoverage.priority == priority
-    )
-    coverage = (await session.scalars(stmt.with_for_update())).one_or_none()
+    coverage = (await session.scalars(_current(client_id, priority).with_for_update())).one_or_none()
     if coverage is None:
         return False
     if await session.scalar(
@@ -187,7 +215,7 @@ async def coverages_of(
 ) -> dict[uuid.UUID, list[ClientCoverage]]:
     stmt = (
         select(ClientCoverage)
-        .where(ClientCoverage.client_id.in_(client_ids))
+        .where(ClientCoverage.client_id.in_(client_ids), ClientCoverage.ended_at.is_(None))
         .order_by(ClientCoverage.priority)
     )
     found: dict[uuid.UUID, list[ClientCoverage]] = defaultdict(list)

@@ -51,7 +51,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.billing.session_facts import service_of
 from backend.clients.authorization_rules import calendar_year, expiring_soon, remaining
-from backend.clients.models import Authorization, Client, ClientCoverage
+from backend.clients.models import Authorization, Client, ClientCoverage, current_primary
 from backend.clients.rules import CoveragePriority
 from backend.clinic.store import clinic_settings
 from backend.compliance.part2.access import Part2Scope, part2_scope
@@ -383,7 +383,7 @@ def _authorizations_statement() -> Executable:
             a.client_id == any_(MEMBERS),
             a.starts_on <= ON,
             a.ends_on >= ON,
-            ClientCoverage.priority == CoveragePriority.PRIMARY,  # billing claims to the primary payer
+            current_primary(),  # billing claims to the current primary payer
         )
         # One per member, the one this session draws on (as billing picks it): one for the session's
         # service before another, with sessions left before an exhausted one, then the one ending first.
@@ -436,9 +436,11 @@ def _visit_caps_statement(primary_only: bool) -> Executable:
         )
         .scalar_subquery()
     )
-    stmt = select(ClientCoverage, used.label("used")).where(ClientCoverage.client_id == any_(MEMBERS))
+    stmt = select(ClientCoverage, used.label("used")).where(
+        ClientCoverage.client_id == any_(MEMBERS), ClientCoverage.ended_at.is_(None)
+    )
     if primary_only:
-        stmt = stmt.where(ClientCoverage.priority == CoveragePriority.PRIMARY)
+        stmt = stmt.where(current_primary())
     return stmt.order_by(ClientCoverage.client_id, ClientCoverage.priority)
 
 

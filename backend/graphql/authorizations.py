@@ -24,6 +24,7 @@ from backend.clients.authorization_rules import (
     visit_cap_problems,
 )
 from backend.clients.models import Authorization, Client, ClientCoverage
+from backend.clients.rules import COVERAGE_ENDED
 from backend.clinic.store import clinic_settings, clinic_today
 from backend.database import utcnow
 from backend.documentation.brief import VisitCap, visit_caps
@@ -65,7 +66,10 @@ class AuthorizationType:
     remaining: int
     starts_on: date
     ends_on: date
-    active: bool = strawberry.field(description="In force today (clinic time)")
+    active: bool = strawberry.field(description="In force today (clinic time) under a current coverage")
+    coverage_ended: bool = strawberry.field(
+        description="Its coverage was replaced by another payer's: kept as history, never billed again"
+    )
     expiring_soon: bool = strawberry.field(description="Active, and ends within 14 days or 2 or fewer left")
     created_at: datetime
     forecast: AuthorizationForecast = strawberry.field(
@@ -74,16 +78,22 @@ class AuthorizationType:
 
     @classmethod
     def of(
-        cls, a: Authorization, payer_name: str, today: date, upcoming: list[date], series_end: date | None
+        cls,
+        a: Authorization,
+        coverage: ClientCoverage,
+        today: date,
+        upcoming: list[date],
+        series_end: date | None,
     ) -> AuthorizationType:
         left = remaining(a.sessions_authorized, a.sessions_used)
-        active = a.starts_on <= today <= a.ends_on
+        ended = coverage.ended_at is not None
+        active = not ended and a.starts_on <= today <= a.ends_on
         outlook = forecast(left, upcoming, a.ends_on, series_end, starts_on=a.starts_on)
         return cls(
             id=strawberry.ID(str(a.id)),
             client_id=strawberry.ID(str(a.client_id)),
             coverage_id=strawberry.ID(str(a.coverage_id)),
-            payer_name=payer_name,
+            payer_name=coverage.payer_name,
             reference=a.reference,
             service=a.service,
             sessions_authorized=a.sessions_authorized,
@@ -92,6 +102,7 @@ class AuthorizationType:
             starts_on=a.starts_on,
             ends_on=a.ends_on,
             active=active,
+            coverage_ended=ended,
             expiring_soon=active and expiring_soon(left, a.ends_on, today),
             created_at=a.created_at,
             forecast=AuthorizationForecast(
@@ -193,7 +204,7 @@ class AuthorizationQueries:
         cid = parse_id(client_id, "clientId", in_input=False)
         await _require_client(context, cid)
         rows = await context.session.execute(
-            select(Authorization, ClientCoverage.payer_name)
+            select(Authorization, ClientCoverage)
             .join(ClientCoverage, ClientCoverage.id == Authorization.coverage_id)
             .where(Authorization.client_id == cid)
             .order_by(Authorization.ends_on.desc(), Authorization.created_at.desc())
@@ -201,7 +212,7 @@ class AuthorizationQueries:
         today = await clinic_today(context.session)
         upcoming, series_end = await _upcoming_sessions(context, cid)
         context.audit("read", "authorization", None, cid)
-        return [AuthorizationType.of(a, payer, today, upcoming, series_end) for a, payer in rows]
+        return [AuthorizationType.of(a, coverage, today, upcoming, series_end) for a, coverage in rows]
 
     @strawberry.field(permission_classes=[allow("coverage", "read")])
     async def coverage_visit_caps(
@@ -240,7 +251,11 @@ class AuthorizationMutations:
             starts_on=input.starts_on,
             ends_on=input.ends_on,
         )
-        problems = authorization_problems(draft, coverage.client_id if coverage else None)
+        problems = authorization_problems(
+            draft,
+            coverage.client_id if coverage else None,
+            coverage is not None and coverage.ended_at is not None,
+        )
         if problems:
             return InvalidInput.of(problems)
         assert coverage is not None
@@ -260,7 +275,7 @@ class AuthorizationMutations:
         context.audit("create", "authorization", str(row.id), client_id)
         today = await clinic_today(session)
         upcoming, series_end = await _upcoming_sessions(context, client_id)
-        added = AuthorizationType.of(row, coverage.payer_name, today, upcoming, series_end)
+        added = AuthorizationType.of(row, coverage, today, upcoming, series_end)
         return AuthorizationAdded(authorization=added)
 
     @strawberry.mutation(permission_classes=[allow("coverage", "manage")], extensions=[Atomic()])
@@ -273,7 +288,7 @@ class AuthorizationMutations:
         coverage = await session.get(ClientCoverage, parse_id(coverage_id, "coverageId"))
         if coverage is None:
             return NotFound.of("coverageId")
-        problems = visit_cap_problems(visit_cap)
+        problems = visit_cap_problems(visit_cap) + ([COVERAGE_ENDED] if coverage.ended_at else [])
         if problems:
             return InvalidInput.of(problems)
         coverage.visit_cap = visit_cap

@@ -17,8 +17,7 @@ from sqlalchemy import select
 
 from backend.billing.eligibility_checks import CheckReason, request_check
 from backend.billing.models import EligibilityCheck
-from backend.clients.models import Client, ClientCoverage
-from backend.clients.rules import CoveragePriority
+from backend.clients.models import Client, ClientCoverage, current_primary
 from backend.errors import FieldProblem
 from backend.graphql.access import allow
 from backend.graphql.context import Context
@@ -117,9 +116,7 @@ class EligibilityMutations:
         if await session.get(Client, cid) is None:
             return NotFound.of("clientId")
         coverage = await session.scalar(
-            select(ClientCoverage).where(
-                ClientCoverage.client_id == cid, ClientCoverage.priority == CoveragePriority.PRIMARY
-            )
+            select(ClientCoverage).where(ClientCoverage.client_id == cid, current_primary())
         )
         if coverage is None:
             return InvalidInput.of(

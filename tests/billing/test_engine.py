@@ -16,7 +16,15 @@ from sqlalchemy import select
 
 from backend.billing.corrections import replace_claim
 from backend.billing.engine import SESSION_CLOSED, produce_claims
-from backend.billing.models import BillingDecision, Claim, ClaimFormat, ClaimStatus, Payer, PayerRuleVersion
+from backend.billing.models import (
+    BillingDecision,
+    Claim,
+    ClaimFormat,
+    ClaimStatus,
+    EligibilityCheck,
+    Payer,
+    PayerRuleVersion,
+)
 from backend.billing.payer_rules import PayerRules, rules_as_json
 from backend.clients.models import Authorization, Client, ClientCoverage, ClientDiagnosis
 from backend.clients.rules import CoveragePriority
@@ -165,6 +173,52 @@ def test_a_claim_uses_only_an_authorization_of_the_coverage_it_bills(billed: Sce
         used = {a.reference: a.sessions_used for a in session.scalars(select(Authorization))}
     assert claim.document["claim"]["prior_auth"] == "AUTH-77"
     assert used == {"AUTH-77": 4, "SEC-1": 0}
+
+
+def test_a_member_who_changed_payer_is_billed_to_the_new_one_without_the_old_payers_history(
+    billed: Scenario,
+) -> None:
+    """After AUTH-77 and an "inactive" 271 were recorded under member 2's payer, the biller enters
+    their new insurance with the other payer: the old coverage is ended, not rewritten, so the claim
+    goes to the new payer quoting no prior authorization, the old payer's answer does not refuse it,
+    AUTH-77 stays unused and is listed as history, and the ended coverage takes no new authorization."""
+    s = billed
+    member = s.group.members[2].client_id
+    with tenant_session(s.database.engine, s.clinic.schema_name) as session:
+        old = session.scalars(select(ClientCoverage).where(ClientCoverage.client_id == member)).one()
+        new_payer = session.scalars(select(Payer).where(Payer.id != old.payer_id)).one()
+        session.add(EligibilityCheck(client_id=member, coverage_id=old.id, status="inactive"))
+    coverage = {
+        "priority": "PRIMARY",
+        "payerName": new_payer.name,
+        "memberId": "NEW-1",
+        "payerId": str(new_payer.id),
+    }
+    changed = s.biller.data(
+        "SetCoverage", "clients.graphql", input={"clientId": str(member), "coverage": coverage}
+    )["setCoverage"]
+    assert changed["__typename"] == "ClientChanged"
+    shown = s.biller.data("GetClientCoverage", "clients.graphql", id=changed["client"]["id"])["node"]
+    (current,) = shown["coverages"]
+    assert current["id"] != str(old.id) and current["payerName"] == new_payer.name
+
+    _run_outbox(s)
+    with tenant_session(s.database.engine, s.clinic.schema_name) as session:
+        claim = session.scalars(select(Claim).where(Claim.client_id == member)).one()
+        decision = session.scalars(select(BillingDecision).where(BillingDecision.client_id == member)).one()
+        auth = session.scalars(select(Authorization)).one()
+    assert claim.payer_id == new_payer.id and claim.document["claim"]["prior_auth"] is None
+    assert decision.billed and [r["code"] for r in decision.reasons] == ["eligibility_unknown"]
+    assert auth.sessions_used == 3
+
+    listed = s.biller.data("Authorizations", "authorizations.graphql", clientId=str(member))["authorizations"]
+    assert [(a["reference"], a["coverageEnded"], a["active"]) for a in listed] == [("AUTH-77", True, False)]
+    draft = {
+        "clientId": str(member), "coverageId": str(old.id), "reference": "LATE-1", "sessionsAuthorized": 4,
+        "startsOn": "2026-01-01", "endsOn": "2026-12-31",
+    }  # fmt: skip
+    refused = s.biller.data("AddAuthorization", "authorizations.graphql", input=draft)["addAuthorization"]
+    assert [(e["field"], e["code"]) for e in refused["errors"]] == [("coverageId", "coverage_ended")]
 
 
 def test_running_the_engine_again_never_duplicates_a_claim_or_an_authorization_use(billed: Scenario) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 
 import pytest
@@ -13,6 +14,7 @@ from backend.clients.rules import (
     DiagnosisDraft,
     EmergencyContactDraft,
     is_icd10cm_format,
+    names_another_payer,
     validate_address,
     validate_coverages,
     validate_diagnoses,
@@ -89,3 +91,19 @@ def test_an_address_needs_street_city_a_usps_state_and_a_zip_or_zip_plus_4() -> 
         ("address.postalCode", "invalid_postal_code"),
     ]
     assert validate_address("address", None) == []
+
+
+def test_another_payer_is_another_name_or_link_not_a_new_card_or_a_first_link() -> None:
+    """Spacing, case, a new member id or group and linking an unlinked coverage keep the payer; another
+    name or a link to another configured payer is another payer (unless the link is kept as it was)."""
+    aetna, cigna = uuid.uuid4(), uuid.uuid4()
+
+    def draft(name: str, payer: uuid.UUID | None = None, member_id: str = "M1") -> CoverageDraft:
+        return CoverageDraft(name, member_id, None, CoveragePriority.PRIMARY, payer)
+
+    assert not names_another_payer("Aetna Behavioral", aetna, draft("  aetna   behavioral ", aetna, "M2"))
+    assert not names_another_payer("Aetna", None, draft("Aetna", aetna))
+    assert not names_another_payer("Aetna", aetna, draft("Aetna", None))
+    assert names_another_payer("Aetna", aetna, draft("Cigna", cigna))
+    assert names_another_payer("Aetna", aetna, draft("Aetna", cigna))
+    assert not names_another_payer("Aetna", aetna, draft("Aetna", cigna), keep_payer=True)
