@@ -188,24 +188,16 @@ async def set_coverage(
 
 
 async def remove_coverage(session: AsyncSession, client_id: uuid.UUID, priority: str) -> bool:
-    """Delete a coverage entered by mistake (False: none of this priority). One with authorizations
-    on file is refused: deleting it would delete them, and the claims that used them need them."""
+    """The member no longer has this coverage (False: none of this priority). One with authorizations
+    or eligibility checks on file is ended, keeping them for the claims and answers they belong to;
+    one entered by mistake, with nothing recorded under it, is deleted."""
     coverage = (await session.scalars(_current(client_id, priority).with_for_update())).one_or_none()
     if coverage is None:
         return False
-    if await session.scalar(
-        select(Authorization.id).where(Authorization.coverage_id == coverage.id).limit(1)
-    ):
-        raise InputRejected(
-            [
-                FieldProblem(
-                    "priority",
-                    "has_authorizations",
-                    "the coverage has authorizations on file: replace it with setCoverage instead",
-                )
-            ]
-        )
-    await session.delete(coverage)
+    if await _has_history(session, coverage.id):
+        coverage.ended_at = utcnow()
+    else:
+        await session.delete(coverage)
     await session.flush()
     return True
 

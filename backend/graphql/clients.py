@@ -295,6 +295,8 @@ class ClientMutations:
     async def remove_coverage(
         self, info: strawberry.Info[Context, Any], input: RemoveCoverageInput
     ) -> ClientChangeResult:
+        """The member no longer has this coverage: ended if authorizations or eligibility checks are on
+        file (they stay with it), deleted if it was entered by mistake."""
         client = await _client(info, input.client_id)
         if client is None:
             return NotFound.of("clientId")

@@ -197,11 +197,12 @@ def test_set_coverage_replaces_the_same_priority(
     ]
 
 
-def test_a_coverage_with_authorizations_is_not_removed_and_keeps_them(
+def test_a_removed_coverage_with_authorizations_is_ended_and_keeps_them(
     graphql: GraphQLClient, database: Database, settings: Settings, make_clinic: Callable[..., Tenant]
 ) -> None:
-    """Removing the primary coverage an authorization hangs on is refused naming priority (the
-    authorization stays); a secondary entered by mistake is removed."""
+    """Removing the primary coverage an authorization hangs on ends it: it is no longer shown and a new
+    primary can be entered, while the authorization stays on file with it; a secondary entered by
+    mistake, with nothing recorded under it, is deleted."""
     clinic = make_clinic()
     token = staff(database, settings, clinic, "clinician", "front_desk")
     client_id = register(graphql, token, FULL)
@@ -221,13 +222,20 @@ def test_a_coverage_with_authorizations_is_not_removed_and_keeps_them(
         variables = {"input": {"clientId": client_id, "priority": priority}}
         return graphql.data(REMOVE_COVERAGE, variables, biller)["removeCoverage"]
 
-    refused = remove("PRIMARY")
-    assert refused["__typename"] == "InvalidInput"
-    assert refused["errors"] == [{"field": "priority", "code": "has_authorizations"}]
+    assert remove("PRIMARY")["__typename"] == "ClientChanged"
     assert remove("SECONDARY")["__typename"] == "ClientChanged"
+    assert graphql.data(GET, {"id": client_id}, biller)["node"]["coverages"] == []
+    fresh = {"priority": "PRIMARY", "payerName": "Cigna", "memberId": "C1"}
+    graphql.data(SET_COVERAGE, {"input": {"clientId": client_id, "coverage": fresh}}, biller)
     with tenant_session(database.engine, clinic.schema_name) as session:
-        assert session.scalars(select(Authorization.reference)).all() == ["PA-1"]
-        assert session.scalars(select(ClientCoverage.priority)).all() == ["primary"]
+        kept = session.execute(
+            select(Authorization.reference, ClientCoverage.ended_at.is_not(None)).join(
+                ClientCoverage, ClientCoverage.id == Authorization.coverage_id
+            )
+        ).all()
+        rows = session.execute(select(ClientCoverage.payer_name, ClientCoverage.ended_at.is_(None))).all()
+    assert kept == [("PA-1", True)]
+    assert sorted(rows) == sorted([("Cigna", True), (primary.payer_name, False)])
 
 
 def test_a_coverage_names_its_payer_by_id_and_set_coverage_keeps_the_link_unless_told(
