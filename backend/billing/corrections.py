@@ -16,7 +16,7 @@ from dataclasses import replace
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.billing.claim_builder import build_claim, claim_number, claimable
@@ -33,6 +33,7 @@ from backend.billing.models import Claim, ClaimFormat, ClaimStatus
 from backend.billing.part2_payment import part2_of, with_part2
 from backend.billing.session_facts import load
 from backend.clients.models import Authorization
+from backend.clients.store import give_back_uses
 from backend.database import utcnow
 from backend.errors import FieldProblem, InputRejected
 from backend.programs.models import LevelOfCare, Program
@@ -170,11 +171,7 @@ def give_back_authorization(session: Session, claim: Claim) -> None:
     if claim.claim_format is ClaimFormat.INSTITUTIONAL:
         give_back_days(session, claim)
     elif claim.authorization_id is not None:
-        session.execute(
-            update(Authorization)
-            .where(Authorization.id == claim.authorization_id, Authorization.sessions_used > 0)
-            .values(sessions_used=Authorization.sessions_used - 1)
-        )
+        session.execute(give_back_uses(claim.authorization_id))
 
 
 @handler(MEMBER_REMOVED)

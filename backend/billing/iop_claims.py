@@ -15,7 +15,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session
 
 from backend.billing.claim_builder import claim_number, provider_of, subscriber_of
@@ -33,6 +33,7 @@ from backend.billing.part2_payment import with_part2
 from backend.billing.payer_rules import LevelOfCare
 from backend.billing.session_facts import SessionBilling, load
 from backend.clients.models import Authorization
+from backend.clients.store import give_back_uses
 from backend.compliance.disclosures.rules import SHORT_NOTICE
 from backend.database import utcnow
 from backend.documentation.models import BillableEvent
@@ -285,12 +286,8 @@ def give_back_days(session: Session, claim: Claim, keep: Collection[uuid.UUID] =
         .where(BillableEvent.id.in_([event_id for event_id, _ in marked]))
         .values(authorization_id=None)
     )
-    for auth_id, days in Counter(auth_id for _, auth_id in marked).items():
-        session.execute(
-            update(Authorization)
-            .where(Authorization.id == auth_id)
-            .values(sessions_used=func.greatest(Authorization.sessions_used - days, 0))
-        )
+    for auth_id, days in Counter(a for _, a in marked if a is not None).items():
+        session.execute(give_back_uses(auth_id, days))
 
 
 def _days_authorization(session: Session, events: list[BillableEvent]) -> Authorization | None:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import date
 
-from sqlalchemy import Select, exists, select, update
+from sqlalchemy import Select, Update, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -136,6 +136,16 @@ async def current_diagnoses(
 
 
 # -- coverage ----------------------------------------------------------------------------------
+
+
+def give_back_uses(authorization_id: uuid.UUID, uses: int = 1) -> Update:
+    """The statement returning `uses` sessions (IOP/PHP: days) to an authorization, never below none
+    used: a voided or withdrawn claim, or a day taken off a week, did not use them."""
+    return (
+        update(Authorization)
+        .where(Authorization.id == authorization_id)
+        .values(sessions_used=func.greatest(Authorization.sessions_used - uses, 0))
+    )
 
 
 def _current(client_id: uuid.UUID, priority: str) -> Select[ClientCoverage]:

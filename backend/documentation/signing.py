@@ -17,13 +17,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.billing.corrections import MEMBER_REMOVED
 from backend.billing.engine import SESSION_CLOSED
-from backend.clients.models import Authorization, Client
+from backend.clients.models import Client
+from backend.clients.store import give_back_uses
 from backend.clinic.store import clinic_settings
 from backend.database import utcnow
 from backend.documentation.individuality import (
@@ -361,11 +362,7 @@ async def remove_member(
         )
         # An IOP/PHP day not yet on its week's claim gives back the authorization day it used.
         for auth_id in [a for a in withdrawn if a is not None]:
-            await session.execute(
-                update(Authorization)
-                .where(Authorization.id == auth_id, Authorization.sessions_used > 0)
-                .values(sessions_used=Authorization.sessions_used - 1)
-            )
+            await session.execute(give_back_uses(auth_id))
     else:
         await session.delete(attendee)
         state.roster.remove(attendee)
