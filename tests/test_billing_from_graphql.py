@@ -10,8 +10,6 @@ This is the product's core promise: attendance marked once drives documentation 
 
 from __future__ import annotations
 
-import base64
-import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -63,14 +61,6 @@ def ok(result: dict[str, Any], typename: str) -> dict[str, Any]:
     """A mutation's union answer, which must be `typename` (the answer is shown when it is not)."""
     assert result["__typename"] == typename, result
     return result
-
-
-def plain_id(node_id: str) -> str:
-    """The UUID of an id that may be a relay global id (Client ids are; billing answers plain UUIDs)."""
-    try:
-        return str(uuid.UUID(node_id))
-    except ValueError:
-        return base64.b64decode(node_id).decode().split(":", 1)[1]
 
 
 def sent_837(clearinghouse: Path) -> list[list[str]]:
@@ -326,9 +316,9 @@ def test_attendance_marked_once_in_a_new_clinic_becomes_one_professional_claim_p
     run_worker(broker)  # billing.session_closed -> decisions and claims -> billing.submit_claims
 
     billing = biller.run("SessionBilling", "billing.graphql", sessionId=session_id)["sessionBilling"]
-    # Gap: Client ids are relay global ids, billing answers plain UUIDs for the same members.
-    present = {plain_id(client_id) for client_id, _ in members.values()}
-    decisions = {d["clientId"]: d for d in billing["decisions"]}
+    # Each answer names its member's record, whose id is the one registerClient gave.
+    present = {client_id for client_id, _ in members.values()}
+    decisions = {d["client"]["id"]: d for d in billing["decisions"]}
     assert set(decisions) == present
     for decision in decisions.values():
         assert decision["billed"] is True, decision["reasons"]
@@ -341,7 +331,10 @@ def test_attendance_marked_once_in_a_new_clinic_becomes_one_professional_claim_p
         # No 271 has come back yet: billed, with a note (not a blocking reason) saying so.
         assert [(r["code"], r["blocking"]) for r in decision["reasons"]] == [("eligibility_unknown", False)]
     claims = billing["claims"]
-    assert sorted(c["clientId"] for c in claims) == sorted(present), "exactly one claim per present member"
+    assert sorted(c["client"]["id"] for c in claims) == sorted(present), (
+        "exactly one claim per present member"
+    )
+    assert {c["client"]["firstName"] for c in claims} == set(members)
     for client_id, _ in members.values():
         (claim,) = biller.run("MemberClaims", "billing.graphql", clientId=client_id)["memberClaims"]
         assert (claim["sessionId"], claim["serviceDate"]) == (session_id, starts.date().isoformat())

@@ -21,6 +21,7 @@ from backend.documentation.models import SessionRecord
 from backend.documentation.signoff import RecordStatus
 from backend.errors import FieldProblem, InputRejected
 from backend.graphql.access import allow
+from backend.graphql.clients_types import CLIENT_FIELD, ClientNode, client_of
 from backend.graphql.context import Context
 from backend.graphql.errors import BadRequest, InvalidInput, NotFound
 from backend.graphql.relay import parse_id
@@ -55,6 +56,10 @@ class BillingDecisionType:
     place_of_service: str | None
     units: int | None
     charge: str | None = strawberry.field(description='Decimal amount as a string, e.g. "45.00"')
+
+    @strawberry.field(description=CLIENT_FIELD)
+    async def client(self, info: strawberry.Info[Context, Any]) -> ClientNode | None:
+        return await client_of(info, self.client_id)
 
     @classmethod
     def of_decision(cls, d: Decision) -> BillingDecisionType:
@@ -139,6 +144,10 @@ class ClaimType:
     replaces_claim_id: strawberry.ID | None
     payments: list[ClaimPaymentType]
     warnings: list[str] = strawberry.field(description="IOP/PHP: weekly hours under the payer's minimum")
+
+    @strawberry.field(description=CLIENT_FIELD)
+    async def client(self, info: strawberry.Info[Context, Any]) -> ClientNode | None:
+        return await client_of(info, self.client_id)
 
     @classmethod
     def of(cls, c: Claim, payments: list[ClaimPayment]) -> ClaimType:

@@ -215,6 +215,23 @@ async def load_clients(info: strawberry.Info, ids: list[uuid.UUID]) -> list[Clie
     return list(await loader.load_many(ids))
 
 
+CLIENT_FIELD = (
+    "The member's record (null if removed); its id is the global id node() takes, clientId the plain id"
+)
+
+
+async def client_of(info: strawberry.Info, client_id: str) -> ClientNode | None:
+    """The `client` field of a row naming a member by id (a waitlist entry, a claim, a decision): the
+    record under the same rule and audit as reading the client anywhere else, its `id` the global id
+    `node` takes."""
+    ensure_allowed(info, "client", "read")
+    (client,) = await load_clients(info, [uuid.UUID(client_id)])
+    if client is None:
+        return None
+    info.context.audit("read", "client", str(client.id), client.id)
+    return ClientNode.of(client)
+
+
 @strawberry.input
 class EmergencyContactInput:
     name: str

@@ -14,7 +14,7 @@ from strawberry.dataloader import DataLoader
 from strawberry.scalars import JSON
 
 from backend.graphql.access import ensure_allowed
-from backend.graphql.clients_types import ClientNode, load_clients
+from backend.graphql.clients_types import CLIENT_FIELD, ClientNode, client_of
 from backend.graphql.context import Context
 from backend.waitlist.models import WaitlistEntry
 from backend.waitlist.ranking import RankedCandidate
@@ -86,15 +86,9 @@ class WaitlistEntryNode(relay.Node):
     last_offer_expired_at: datetime | None
     enrollment_id: strawberry.ID | None
 
-    @strawberry.field
+    @strawberry.field(description=CLIENT_FIELD)
     async def client(self, info: strawberry.Info[Context, Any]) -> ClientNode | None:
-        """The member, under the same rule and audit as reading the client anywhere else."""
-        ensure_allowed(info, "client", "read")
-        (client,) = await load_clients(info, [uuid.UUID(self.client_id)])
-        if client is None:
-            return None
-        info.context.audit("read", "client", str(client.id), client.id)
-        return ClientNode.of(client)
+        return await client_of(info, self.client_id)
 
     @classmethod
     def of(cls, entry: WaitlistEntry) -> WaitlistEntryNode:
