@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -89,15 +90,31 @@ class FileDropClearinghouse:
         return self._send("270", f"ICN{_at(isa, 13)}", x12_270)
 
     def responses(self) -> Iterator[Response]:
-        for path in sorted(self.inbox.iterdir(), key=lambda p: (p.stat().st_mtime, p.name)):
-            if not path.is_file() or path.name.startswith(".") or path.suffix in (".tmp", ".part"):
-                continue
-            text = path.read_text(encoding="utf-8", errors="replace")
+        for path in self._waiting():
+            try:
+                text = path.read_text(encoding="utf-8", errors="replace")
+            except FileNotFoundError:
+                continue  # acknowledged by another poller since the listing
             kind = transaction_kind(text)
             if kind in RESPONSE_KINDS:
                 yield Response(ResponseKind(kind), path.name, text)
             else:
                 os.replace(path, self.unrecognized / path.name)
+
+    def _waiting(self) -> list[Path]:
+        """Complete files in the inbox, oldest first. A file the clearinghouse is still writing is
+        skipped by name, and one renamed or moved since the listing is not an error."""
+        found = []
+        for path in self.inbox.iterdir():
+            if path.name.startswith(".") or path.suffix in (".tmp", ".part"):
+                continue
+            try:
+                status = path.stat()
+            except FileNotFoundError:
+                continue
+            if stat.S_ISREG(status.st_mode):
+                found.append((status.st_mtime, path.name, path))
+        return [path for _, _, path in sorted(found)]
 
     def acknowledge(self, response: Response) -> None:
         source = self.inbox / response.name

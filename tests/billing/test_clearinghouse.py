@@ -213,6 +213,24 @@ def test_a_999_rejecting_one_transaction_names_its_error_codes() -> None:
     ]
 
 
+def test_files_vanishing_while_the_inbox_is_listed_are_skipped_not_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The clearinghouse renames its temporary file (and another poller acknowledges a response) between
+    the listing and the read: polling answers the responses still there instead of failing."""
+    clearinghouse = FileDropClearinghouse(tmp_path)
+    clearinghouse.check_eligibility(eligibility_request("XJH400211"))
+    SimulatedClearinghouse(tmp_path).process()
+    (answered,) = clearinghouse.inbox.iterdir()
+    listing = [
+        clearinghouse.inbox / ".ICN2-271.x12.tmp",  # renamed to its final name since
+        clearinghouse.inbox / "ICN0-271.x12",  # acknowledged since
+        answered,
+    ]
+    monkeypatch.setattr(type(clearinghouse.inbox), "iterdir", lambda self: iter(listing))
+    assert [r.name for r in clearinghouse.responses()] == [answered.name]
+
+
 def test_a_watching_simulator_answers_without_being_driven(tmp_path: Path) -> None:
     """Run in a thread, the simulator picks up a submission by itself (how end-to-end tests use it)."""
     clearinghouse = FileDropClearinghouse(tmp_path)
