@@ -99,6 +99,41 @@ class ServiceLine:
 
 
 @dataclass(frozen=True)
+class Adjustment:
+    """One claim adjustment (CAS): group (CO, PR, OA, PI, CR), reason code (CARC), amount."""
+
+    group: str
+    reason: str
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class LineAdjudication:
+    """What an earlier payer did with one service line (837P 2430): paid, and every adjustment, so
+    that the line's charge is the paid amount plus the adjustments."""
+
+    paid: Decimal
+    adjustments: tuple[Adjustment, ...]
+
+
+@dataclass(frozen=True)
+class OtherPayer:
+    """The payer that adjudicated the claim before this one (coordination of benefits, 837P loops
+    2320, 2330A, 2330B and 2430): the member as that payer knows them, its SBR01 (P when it was the
+    primary), what it paid on the claim and on each line (in the claim's line order) and when."""
+
+    payer: Payer
+    member_id: str
+    last_name: str
+    first_name: str
+    group_number: str | None
+    responsibility: str
+    paid: Decimal
+    adjudicated_on: date
+    lines: tuple[LineAdjudication, ...]
+
+
+@dataclass(frozen=True)
 class ProfessionalClaim:
     """A CMS-1500 claim (837P). `claim_id` is our patient control number (CLM01, at most 20 characters),
     unique per submission: the payer echoes it in the 835. `original_claim_ref` is the payer's claim
@@ -115,6 +150,8 @@ class ProfessionalClaim:
     prior_auth: str | None = None
     #: A claim note to the payer (NTE*ADD): the 42 CFR 2.32 notice when the claim carries Part 2 information.
     notice: str | None = None
+    #: On a claim to a secondary payer: what the primary did with it.
+    other_payer: OtherPayer | None = None
 
     @property
     def total_charge(self) -> Decimal:

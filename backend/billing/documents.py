@@ -10,7 +10,11 @@ from typing import Any
 
 from backend.billing.claims import (
     Address,
+    Adjustment,
     InstitutionalClaim,
+    LineAdjudication,
+    OtherPayer,
+    Payer,
     ProfessionalClaim,
     RenderingProvider,
     ServiceLine,
@@ -149,8 +153,57 @@ def claim_document(subscriber: Subscriber, claim: ProfessionalClaim) -> dict[str
                 "taxonomy": claim.rendering.taxonomy,
             },
             "lines": _lines(claim.lines),
+            "other_payer": _other_payer(claim.other_payer) if claim.other_payer else None,
         },
     }
+
+
+def _other_payer(other: OtherPayer) -> dict[str, Any]:
+    return {
+        "payer": {
+            "name": other.payer.name,
+            "payer_id": other.payer.payer_id,
+            "filing_indicator": other.payer.filing_indicator,
+        },
+        "member_id": other.member_id,
+        "last_name": other.last_name,
+        "first_name": other.first_name,
+        "group_number": other.group_number,
+        "responsibility": other.responsibility,
+        "paid": str(other.paid),
+        "adjudicated_on": other.adjudicated_on.isoformat(),
+        "lines": [
+            {
+                "paid": str(line.paid),
+                "adjustments": [
+                    {"group": a.group, "reason": a.reason, "amount": str(a.amount)} for a in line.adjustments
+                ],
+            }
+            for line in other.lines
+        ],
+    }
+
+
+def _read_other_payer(o: dict[str, Any]) -> OtherPayer:
+    return OtherPayer(
+        payer=Payer(**o["payer"]),
+        member_id=o["member_id"],
+        last_name=o["last_name"],
+        first_name=o["first_name"],
+        group_number=o["group_number"],
+        responsibility=o["responsibility"],
+        paid=Decimal(o["paid"]),
+        adjudicated_on=date.fromisoformat(o["adjudicated_on"]),
+        lines=tuple(
+            LineAdjudication(
+                paid=Decimal(line["paid"]),
+                adjustments=tuple(
+                    Adjustment(a["group"], a["reason"], Decimal(a["amount"])) for a in line["adjustments"]
+                ),
+            )
+            for line in o["lines"]
+        ),
+    )
 
 
 def claim_from_document(document: dict[str, Any]) -> tuple[Subscriber, ProfessionalClaim]:
@@ -165,6 +218,7 @@ def claim_from_document(document: dict[str, Any]) -> tuple[Subscriber, Professio
         notice=c.get("notice"),
         rendering=RenderingProvider(**c["rendering"]),
         lines=_read_lines(c["lines"]),
+        other_payer=_read_other_payer(c["other_payer"]) if c.get("other_payer") else None,
     )
 
 

@@ -15,12 +15,15 @@ import pytest
 
 from backend.billing.claims import (
     Address,
+    Adjustment,
     BillingProvider,
     Claim,
     ClaimBatch,
     ClaimFrequency,
     Contact,
     InstitutionalClaim,
+    LineAdjudication,
+    OtherPayer,
     Payer,
     ProfessionalClaim,
     RenderingProvider,
@@ -286,3 +289,70 @@ def test_an_institutional_claim_is_refused_by_the_professional_writer() -> None:
     with pytest.raises(ClaimRejected) as rejected:
         write_837p(batch_of((member(), iop)))
     assert [(p.field, p.code) for p in rejected.value.problems] == [("claims[IOP-1]", "wrong_claim_type")]
+
+
+def primary_adjudication(**changes: Any) -> OtherPayer:
+    """Northwoods paid 42.00 of the 70.00 line: 20.00 contractual write-off, 8.00 copay left to the member."""
+    adjudication = OtherPayer(
+        payer=Payer("Northwoods Health", "NWH01", "CI"),
+        member_id="XJH400211",
+        last_name="Lindqvist",
+        first_name="Maren",
+        group_number="WI-88120",
+        responsibility="P",
+        paid=Decimal("42.00"),
+        adjudicated_on=date(2024, 3, 16),
+        lines=(
+            LineAdjudication(
+                Decimal("42.00"),
+                (Adjustment("CO", "45", Decimal("20.00")), Adjustment("PR", "3", Decimal("8.00"))),
+            ),
+        ),
+    )
+    return dataclasses.replace(adjudication, **changes)
+
+
+def test_a_claim_to_the_secondary_payer_carries_what_the_primary_paid_and_adjusted() -> None:
+    """Medicaid, second: SBR*S for the member, the primary's SBR*P, AMT*D and OI in 2320, the member and
+    payer as Northwoods knows them (2330A/B), and the line's payment, adjustments and date in 2430."""
+    secondary = dataclasses.replace(member("MCD7781"), group_number=None, payer_responsibility="S")
+    claim = group_claim("GRP-240313-01S", prior_auth=None, other_payer=primary_adjudication())
+    batch = batch_of((secondary, claim), payer=Payer("Wisconsin Medicaid", "WIMCD", "MC"))
+    text = write_837p(batch)
+    assert_valid_file(text, batch)
+    assert tagged(text, "SBR", "AMT", "OI", "SVD", "CAS") == [
+        "SBR*S*18*******MC",
+        "SBR*P*18*WI-88120******CI",
+        "AMT*D*42",
+        "OI***Y***Y",
+        "SVD*NWH01*42*HC:90853:HQ**1",
+        "CAS*CO*45*20",
+        "CAS*PR*3*8",
+    ]
+    body = segments(text)
+    assert body.index("NM1*IL*1*LINDQVIST*MAREN****MI*XJH400211") > body.index("OI***Y***Y")
+    assert "NM1*PR*2*NORTHWOODS HEALTH*****PI*NWH01" in body and body[-4] == "DTP*573*D8*20240316"
+
+
+@pytest.mark.parametrize(
+    ("other", "field", "code"),
+    [
+        (primary_adjudication(paid=Decimal("40.00")), "otherPayer.paid", "unbalanced"),
+        (
+            primary_adjudication(lines=(LineAdjudication(Decimal("42.00"), ()),), paid=Decimal("42.00")),
+            "otherPayer.lines[1]",
+            "unbalanced",
+        ),
+        (primary_adjudication(responsibility="S"), "otherPayer.responsibility", "invalid_code"),
+        (primary_adjudication(lines=()), "otherPayer.lines", "mismatch"),
+    ],
+    ids=["claim_paid_not_the_lines", "line_not_balanced", "same_responsibility", "no_line_adjudication"],
+)
+def test_a_secondary_claim_whose_primary_adjudication_does_not_add_up_is_refused(
+    other: OtherPayer, field: str, code: str
+) -> None:
+    """A payer rejects a COB claim whose amounts do not balance: the writer refuses it first."""
+    secondary = dataclasses.replace(member(), payer_responsibility="S")
+    with pytest.raises(ClaimRejected) as rejected:
+        write_837p(batch_of((secondary, group_claim(other_payer=other))))
+    assert [(p.field, p.code) for p in rejected.value.problems] == [(f"claims[GRP-240313-01].{field}", code)]

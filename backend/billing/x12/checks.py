@@ -48,6 +48,8 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 FREQUENCIES = ("1", "7", "8")
 SEXES = ("F", "M", "U")
 RESPONSIBILITIES = ("P", "S", "T")
+ADJUSTMENT_GROUPS = ("CO", "CR", "OA", "PI", "PR")
+CARC = re.compile(r"^[A-Z0-9]{1,5}$")
 # SBR09 claim filing indicators (5010): CI commercial, MC Medicaid, MA/MB Medicare A/B, BL Blue Cross...
 FILING_INDICATORS = frozenset(
     {"11", "12", "13", "14", "15", "16", "17", "AM", "BL", "CH", "CI", "DS", "FI", "HM", "LM", "MA", "MB"}
@@ -92,6 +94,10 @@ def claim_problems(batch: ClaimBatch) -> list[FieldProblem]:
         seen.add(claim.claim_id)
         problems += _subscriber_problems(f"{path}.subscriber", subscriber, batch.created_at.date())
         problems += _claim_problems(path, claim, batch.created_at.date())
+        if isinstance(claim, ProfessionalClaim) and claim.other_payer is not None:
+            problems += _other_payer_problems(
+                f"{path}.otherPayer", subscriber, claim, batch.created_at.date()
+            )
     if len({type(claim) for _, claim in batch.claims}) > 1:
         problems.append(
             _problem("claims", "mixed_claim_types", "mixes professional and institutional claims")
@@ -250,6 +256,49 @@ def _professional_problems(path: str, claim: ProfessionalClaim) -> list[FieldPro
     return problems
 
 
+def _other_payer_problems(
+    path: str, subscriber: Subscriber, claim: ProfessionalClaim, today: date
+) -> list[FieldProblem]:
+    """The earlier payer's adjudication must say who paid what on which line, and balance: each line's
+    charge is what it paid plus its adjustments, and the lines' payments add up to the claim's."""
+    other = claim.other_payer
+    assert other is not None
+    problems = _identifier(f"{path}.payer.payerId", other.payer.payer_id, 80, required=True)
+    problems += _required_text(f"{path}.payer.name", other.payer.name, x12.MAX_ORGANIZATION_NAME)
+    problems += _identifier(f"{path}.memberId", other.member_id, 80, required=True)
+    problems += _required_text(f"{path}.lastName", other.last_name, x12.MAX_LAST_NAME)
+    problems += _identifier(f"{path}.groupNumber", other.group_number, 50)
+    if other.payer.filing_indicator not in FILING_INDICATORS:
+        problems.append(_problem(f"{path}.payer.filingIndicator", "invalid_code", "is not an SBR09 code"))
+    if (
+        other.responsibility not in RESPONSIBILITIES
+        or other.responsibility == subscriber.payer_responsibility
+    ):
+        problems.append(
+            _problem(f"{path}.responsibility", "invalid_code", "must be P, S or T, and not this payer's")
+        )
+    if other.adjudicated_on > today:
+        problems.append(_problem(f"{path}.adjudicatedOn", "in_future", "is after the batch date"))
+    if len(other.lines) != len(claim.lines):
+        return [*problems, _problem(f"{path}.lines", "mismatch", "needs one adjudication per service line")]
+    for number, (line, adjudication) in enumerate(zip(claim.lines, other.lines, strict=True), start=1):
+        line_path = f"{path}.lines[{number}]"
+        if adjudication.paid < 0:
+            problems.append(_problem(f"{line_path}.paid", "negative", "must not be negative"))
+        for a in adjudication.adjustments:
+            if a.group not in ADJUSTMENT_GROUPS or not CARC.match(a.reason):
+                problems.append(
+                    _problem(f"{line_path}.adjustments", "invalid_code", "is not a CAS group/CARC")
+                )
+        if adjudication.paid + sum((a.amount for a in adjudication.adjustments), Decimal(0)) != line.charge:
+            problems.append(
+                _problem(line_path, "unbalanced", "paid plus adjustments must equal the line's charge")
+            )
+    if sum((a.paid for a in other.lines), Decimal(0)) != other.paid:
+        problems.append(_problem(f"{path}.paid", "unbalanced", "must equal the lines' payments"))
+    return problems
+
+
 def _institutional_problems(path: str, claim: InstitutionalClaim) -> list[FieldProblem]:
     problems = []
     if not TYPE_OF_BILL.match(claim.type_of_bill):
@@ -358,6 +407,11 @@ def _free_text(batch: ClaimBatch) -> Iterator[tuple[str, str, int]]:
         )
         yield f"{path}.{role}.lastName", provider.last_name, x12.MAX_LAST_NAME
         yield f"{path}.{role}.firstName", provider.first_name, x12.MAX_FIRST_NAME
+        other = claim.other_payer if isinstance(claim, ProfessionalClaim) else None
+        if other is not None:
+            yield f"{path}.otherPayer.payer.name", other.payer.name, x12.MAX_ORGANIZATION_NAME
+            yield f"{path}.otherPayer.lastName", other.last_name, x12.MAX_LAST_NAME
+            yield f"{path}.otherPayer.firstName", other.first_name, x12.MAX_FIRST_NAME
 
 
 def _address_text(path: str, address: Address) -> Iterator[tuple[str, str, int]]:

@@ -188,9 +188,9 @@ def _header(batch: ClaimBatch) -> list[str]:
             batch.created_at.strftime("%H%M"),
             "CH",
         ),
-        _organization("41", batch.submitter_name, "46", batch.sender_id),
+        organization("41", batch.submitter_name, "46", batch.sender_id),
         segment("PER", "IC", clean_text(contact.name, MAX_CONTACT_NAME), *numbers),
-        _organization("40", batch.receiver_name, "46", batch.receiver_id),
+        organization("40", batch.receiver_name, "46", batch.receiver_id),
     ]
 
 
@@ -198,7 +198,7 @@ def _billing_provider(provider: BillingProvider) -> list[str]:
     return [
         segment("HL", "1", "", "20", "1"),
         segment("PRV", "BI", "PXC", provider.taxonomy),
-        _organization("85", provider.name, "XX", provider.npi),
+        organization("85", provider.name, "XX", provider.npi),
         *_address(provider.address),
         segment("REF", "EI", digits(provider.tax_id)),
     ]
@@ -223,7 +223,7 @@ def _subscriber(number: int, subscriber: Subscriber, batch: ClaimBatch) -> list[
         person("IL", subscriber.last_name, subscriber.first_name, "MI", subscriber.member_id),
         *_address(subscriber.address),
         segment("DMG", "D8", d8(subscriber.birth_date), subscriber.sex),
-        _organization("PR", batch.payer.name, "PI", batch.payer.payer_id),
+        organization("PR", batch.payer.name, "PI", batch.payer.payer_id),
     ]
 
 
@@ -242,7 +242,8 @@ def person(entity: str, last_name: str, first_name: str, qualifier: str, identif
     )
 
 
-def _organization(entity: str, name: str, qualifier: str, identifier: str) -> str:
+def organization(entity: str, name: str, qualifier: str, identifier: str) -> str:
+    """An NM1 naming an organization (submitter, receiver, billing provider, payer)."""
     return segment(
         "NM1", entity, "2", clean_text(name, MAX_ORGANIZATION_NAME), "", "", "", "", qualifier, identifier
     )
