@@ -100,7 +100,8 @@ class ServiceLine:
 
 @dataclass(frozen=True)
 class Adjustment:
-    """One claim adjustment (CAS): group (CO, PR, OA, PI, CR), reason code (CARC), amount."""
+    """One claim adjustment (CAS): group (CO, PR, OA, PI, CR), reason code (CARC), amount (negative
+    on a reversal)."""
 
     group: str
     reason: str

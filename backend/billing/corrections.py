@@ -29,8 +29,9 @@ from backend.billing.documents import (
     institutional_from_document,
 )
 from backend.billing.iop_claims import give_back_days, rebuilt_week, week_claims_of_day
-from backend.billing.models import Claim, ClaimFormat, ClaimStatus
+from backend.billing.models import SECONDARY, Claim, ClaimFormat, ClaimStatus
 from backend.billing.part2_payment import part2_of, with_part2
+from backend.billing.secondary_claims import replace_secondary
 from backend.billing.session_facts import load
 from backend.clients.models import Authorization
 from backend.clients.store import give_back_uses
@@ -91,6 +92,8 @@ def replace_claim(session: Session, claim_id: uuid.UUID) -> Claim:
     original = _correctable(session, claim_id)
     if original.claim_format is ClaimFormat.INSTITUTIONAL:
         return _replace_week(session, original)
+    if original.responsibility == SECONDARY:
+        return replace_secondary(session, original)
     billing = load(session, original.session_id)
     assert billing is not None
     decision = next(

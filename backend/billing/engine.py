@@ -170,7 +170,8 @@ def produce_claims_many(session: Session, session_ids: Sequence[uuid.UUID]) -> l
         made = session.execute(
             insert(table_of(Claim))
             .on_conflict_do_nothing(
-                index_elements=["billable_event_id"], index_where=Claim.frequency == literal_column("'1'")
+                index_elements=["billable_event_id", "responsibility"],
+                index_where=Claim.frequency == literal_column("'1'"),
             )
             .returning(table_of(Claim).c.authorization_id),
             claim_rows,

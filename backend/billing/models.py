@@ -129,13 +129,18 @@ class ClaimBatch(TenantBase):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+PRIMARY, SECONDARY = "primary", "secondary"
+
+
 class Claim(TenantBase):
     __tablename__ = "claims"
     __table_args__ = (
-        # Re-running the engine on the same event never makes a second original claim.
+        # Re-running the engine (or posting an 835 again) on the same event never makes a second
+        # original claim to the primary payer, nor to the secondary.
         Index(
             "uq_claims_original_per_event",
             "billable_event_id",
+            "responsibility",
             unique=True,
             postgresql_where="frequency = '1'",
         ),
@@ -153,6 +158,10 @@ class Claim(TenantBase):
     claim_number: Mapped[str] = mapped_column(String(20), unique=True)
     claim_format: Mapped[ClaimFormat] = mapped_column(text_enum(ClaimFormat, "claim_claim_format"))
     frequency: Mapped[str] = mapped_column(String(1), default="1")
+    #: "primary", or "secondary": billed after the primary's 835, carrying its adjudication.
+    responsibility: Mapped[str] = mapped_column(String(9), default=PRIMARY)
+    #: On a secondary claim: the primary payer's claim it follows.
+    primary_claim_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("claims.id"))
     replaces_claim_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("claims.id"))
     status: Mapped[ClaimStatus] = mapped_column(text_enum(ClaimStatus, "claim_status"))
     service_date: Mapped[date]

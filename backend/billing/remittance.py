@@ -33,6 +33,7 @@ from enum import StrEnum
 from pydantic import ValidationError
 from x12sdk.io import X12ModelReader, X12SegmentReader
 
+from backend.billing.claims import Adjustment
 from backend.errors import FieldProblem
 
 ZERO = Decimal("0.00")
@@ -49,15 +50,6 @@ class Outcome(StrEnum):
     PARTIALLY_PAID = "partially_paid"
     DENIED = "denied"
     REVERSED = "reversed"
-
-
-@dataclass(frozen=True)
-class Adjustment:
-    """One CAS reason: group (CO, PR, OA, PI, CR), CARC code, amount (negative on reversals)."""
-
-    group: str
-    reason: str
-    amount: Decimal
 
 
 @dataclass(frozen=True)

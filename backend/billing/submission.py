@@ -35,6 +35,7 @@ from backend.billing.documents import claim_from_document, institutional_from_do
 from backend.billing.eligibility import eligibility_outcome, parse_271
 from backend.billing.eligibility_checks import apply_result
 from backend.billing.models import (
+    SECONDARY,
     BillingDecision,
     BillingProvider,
     Claim,
@@ -49,6 +50,7 @@ from backend.billing.models import (
 )
 from backend.billing.part2_payment import part2_of, payment_consent
 from backend.billing.remittance import Outcome, parse_835
+from backend.billing.secondary_claims import after_remittance
 from backend.billing.x12.checks import ClaimRejected
 from backend.billing.x12.claim_837i import write_837i
 from backend.billing.x12.claim_837p import write_837p
@@ -212,6 +214,8 @@ def _with_part2_consent(
         elif found := payment_consent(consents[claim.client_id], claim.payer_id, payment.categories, now):
             allowed.append(claim)
             consent_of[claim.id] = found.id
+        elif claim.responsibility == SECONDARY:  # never sent; `billSecondary` again under a new consent
+            session.delete(claim)
         else:  # never sent: withdrawn without a trace, so `rebillSession` can make it under a new consent
             give_back_authorization(session, claim)
             session.delete(claim)
@@ -359,6 +363,8 @@ def _apply_835(session: Session, response: Response) -> None:
         claim.patient_responsibility = payment.patient_responsibility
         claim.payer_claim_number = payment.payer_claim_number or claim.payer_claim_number
         claim.updated_at = utcnow()
+        session.flush()  # the payment is on file for the secondary claim to quote
+        after_remittance(session, claim, payment.outcome, remittance.payment_date)
 
 
 def _apply_271(session: Session, text: str) -> None:

@@ -17,10 +17,11 @@ from sqlalchemy import select
 from backend.billing import engine
 from backend.billing.clearinghouse import FileDropClearinghouse
 from backend.billing.engine import SESSION_CLOSED, SUBMIT_CLAIMS
-from backend.billing.models import Claim, ClaimBatch, ClaimPayment, ClaimStatus, Remittance
+from backend.billing.models import Claim, ClaimBatch, ClaimPayment, ClaimStatus, Payer, Remittance
 from backend.billing.submission import process_responses, submit_ready_claims, use_clearinghouse
 from backend.billing.x12.validation import pyx12_errors
 from backend.clients.models import Authorization, ClientCoverage
+from backend.clients.rules import CoveragePriority
 from backend.tenants.routing import tenant_session
 from backend.workers.outbox import OutboxMessage, process
 from tests.billing.factories import billing_provider
@@ -133,3 +134,76 @@ def test_a_backlog_goes_out_in_several_files_per_payer(
     assert len(files) == 4 and all(pyx12_errors(f.read_text()) == [] for f in files)
     with tenant_session(s.database.engine, s.clinic.schema_name) as session:
         assert {c.status for c in session.scalars(select(Claim))} == {ClaimStatus.SUBMITTED}
+
+
+def test_a_member_with_a_secondary_plan_is_billed_to_it_with_what_the_primary_paid(
+    billed: Scenario,  # noqa: F811
+    drop: Path,
+) -> None:
+    """Member 2 also has the other payer as secondary: posting the primary's 835 (80% paid, the rest
+    coinsurance) makes one claim to the secondary for the same service, carrying what the primary paid
+    and adjusted; it goes out in its own valid 837P (SBR*S, 2320/2330, 2430), the secondary's 835 pays
+    it, and posting the files again bills nobody twice."""
+    s = billed
+    member = s.group.members[2].client_id
+    with tenant_session(s.database.engine, s.clinic.schema_name) as session:
+        session.add(billing_provider())
+        primary_coverage = session.scalars(
+            select(ClientCoverage).where(ClientCoverage.client_id == member)
+        ).one()
+        second = session.scalars(select(Payer).where(Payer.id != primary_coverage.payer_id)).one()
+        primary_payer = session.get_one(Payer, primary_coverage.payer_id)
+        session.add(
+            ClientCoverage(
+                client_id=member, priority=CoveragePriority.SECONDARY, payer_name=second.name,
+                member_id="SEC-2002", payer_id=second.id,
+            )
+        )  # fmt: skip
+    _process_kind(s, SESSION_CLOSED)
+    _process_kind(s, SUBMIT_CLAIMS)
+    folder = drop / s.clinic.schema_name
+    simulated = SimulatedClearinghouse(folder)
+    simulated.process()
+    with tenant_session(s.database.engine, s.clinic.schema_name) as session:
+        process_responses(session, FileDropClearinghouse(folder))
+    with tenant_session(s.database.engine, s.clinic.schema_name) as session:
+        primary = session.scalars(
+            select(Claim).where(Claim.client_id == member, Claim.responsibility == "primary")
+        ).one()
+        secondary = session.scalars(select(Claim).where(Claim.responsibility == "secondary")).one()
+        sent = submit_ready_claims(session, FileDropClearinghouse(folder))
+    assert primary.status == ClaimStatus.PAID and primary.paid_amount is not None
+    assert (secondary.client_id, secondary.payer_id, secondary.primary_claim_id) == (
+        member,
+        second.id,
+        primary.id,
+    )
+    assert secondary.total_charge == primary.total_charge and secondary.status == ClaimStatus.SUBMITTED
+    other = secondary.document["claim"]["other_payer"]
+    assert (
+        other["payer"]["payer_id"] == primary_payer.payer_code
+        and Decimal(other["paid"]) == primary.paid_amount
+    )
+
+    (batch,) = sent
+    text = next(f for f in (folder / "outbox").glob("*.x12") if batch.file_name in f.name).read_text()
+    assert pyx12_errors(text) == []
+    lines = text.replace("\n", "").split("~")
+    coinsurance = primary.total_charge - primary.paid_amount
+    assert "SBR*S*18" in "~".join(lines) and "NM1*IL*1*" in "~".join(lines)
+    assert any(x.startswith("NM1*IL*1*") and x.endswith("*MI*SEC-2002") for x in lines)
+    assert f"AMT*D*{format(primary.paid_amount.normalize(), 'f')}" in lines
+    assert any(x.startswith(f"SVD*{primary_payer.payer_code}*") for x in lines)
+    assert f"CAS*PR*2*{format(coinsurance.normalize(), 'f')}" in lines
+
+    simulated.process()
+    for _ in range(2):  # the files posted twice: nothing billed twice
+        with tenant_session(s.database.engine, s.clinic.schema_name) as session:
+            process_responses(session, FileDropClearinghouse(folder))
+    with tenant_session(s.database.engine, s.clinic.schema_name) as session:
+        by_responsibility = [
+            c.responsibility for c in session.scalars(select(Claim).where(Claim.client_id == member))
+        ]
+        paid_secondary = session.get_one(Claim, secondary.id)
+    assert sorted(by_responsibility) == ["primary", "secondary"]
+    assert paid_secondary.status == ClaimStatus.PAID

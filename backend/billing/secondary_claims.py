@@ -1,0 +1,211 @@
+"""Billing the member's secondary payer after the primary's 835 (rules: backend.billing.coordination).
+
+Posting an 835 bills the secondary at once when the member has a current secondary coverage linked
+to a payer (`after_remittance`); a biller does the same later with `billSecondary` when the coverage
+was entered after the 835 came (`bill_secondary`), and corrects a secondary claim with a replacement
+rebuilt from the primary's latest answer (`replace_secondary`) or a void. One original secondary
+claim per service (the claims' unique index). A claim carrying Part 2 information goes to the
+secondary payer only under a consent naming that payer for payment.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import replace
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.billing import claims as doc
+from backend.billing.claim_builder import claim_number
+from backend.billing.coordination import ADJUDICATED, PrimaryAdjudication, secondary_claim, secondary_problems
+from backend.billing.documents import claim_document, claim_from_document
+from backend.billing.models import (
+    PRIMARY,
+    SECONDARY,
+    Claim,
+    ClaimFormat,
+    ClaimPayment,
+    ClaimStatus,
+    Payer,
+)
+from backend.billing.part2_payment import Part2Payment, part2_of, payment_consent, with_part2
+from backend.clients.models import ClientCoverage
+from backend.clients.rules import CoveragePriority
+from backend.compliance.part2.consent_store import load_consents_sync
+from backend.database import utcnow
+from backend.errors import FieldProblem, InputRejected
+
+log = logging.getLogger(__name__)
+
+
+def _refused(code: str, message: str) -> InputRejected:
+    return InputRejected([FieldProblem("claimId", code, message)])
+
+
+def secondary_coverage(session: Session, client_id: uuid.UUID) -> ClientCoverage | None:
+    """The member's current secondary coverage linked to a configured payer, if any."""
+    return session.scalar(
+        select(ClientCoverage).where(
+            ClientCoverage.client_id == client_id,
+            ClientCoverage.priority == CoveragePriority.SECONDARY,
+            ClientCoverage.ended_at.is_(None),
+            ClientCoverage.payer_id.is_not(None),
+        )
+    )
+
+
+def _adjudication(session: Session, primary: Claim, on: date) -> PrimaryAdjudication:
+    payment = session.scalar(
+        select(ClaimPayment)
+        .where(ClaimPayment.claim_id == primary.id)
+        .order_by(ClaimPayment.created_at.desc())
+        .limit(1)
+    )
+    if payment is None:
+        raise _refused("not_adjudicated", "the primary payer has not answered this claim")
+    return PrimaryAdjudication(
+        outcome=payment.outcome,
+        charge=payment.charge,
+        paid=payment.paid,
+        adjustments=tuple(
+            doc.Adjustment(a["group"], a["reason"], Decimal(a["amount"])) for a in payment.adjustments
+        ),
+        adjudicated_on=on,
+    )
+
+
+def _document(
+    session: Session, primary: Claim, coverage: ClientCoverage, number: str, on: date, now: datetime
+) -> dict[str, object]:
+    """The secondary claim's stored document for `primary`, or InputRejected naming why not."""
+    if primary.claim_format is not ClaimFormat.PROFESSIONAL or primary.responsibility != PRIMARY:
+        raise _refused("not_primary_professional", "only a professional claim to the primary payer")
+    subscriber, claim = claim_from_document(primary.document)
+    adjudication = _adjudication(session, primary, on)
+    problems = secondary_problems(claim, adjudication)
+    if problems:
+        raise InputRejected(problems)
+    primary_payer = session.get_one(Payer, primary.payer_id)
+    assert coverage.payer_id is not None
+    part2 = part2_of(primary.document)
+    if part2 is not None:
+        consent = payment_consent(
+            load_consents_sync(session, [primary.client_id]), coverage.payer_id, part2.categories, now
+        )
+        if consent is None:
+            raise _refused(
+                "no_part2_consent", "no consent lets the secondary payer receive Part 2 information"
+            )
+        part2 = Part2Payment(part2.categories, consent.id)
+    secondary_subscriber = replace(
+        subscriber, member_id=coverage.member_id, group_number=coverage.group_number
+    )
+    payer = doc.Payer(primary_payer.name, primary_payer.payer_code, primary_payer.filing_indicator)
+    new_subscriber, new_claim = secondary_claim(
+        claim, subscriber, payer, secondary_subscriber, adjudication, number
+    )
+    return with_part2(claim_document(new_subscriber, new_claim), part2)
+
+
+def bill_secondary(session: Session, primary: Claim, on: date | None = None) -> Claim:
+    """The READY claim to the member's secondary payer for `primary` after its 835 (`on`: the
+    remittance's date, today by default); raises InputRejected naming why it cannot be billed."""
+    now = utcnow()
+    coverage = secondary_coverage(session, primary.client_id)
+    if coverage is None:
+        raise _refused("no_secondary_coverage", "the member has no secondary coverage linked to a payer")
+    existing = session.scalar(
+        select(Claim.id).where(
+            Claim.billable_event_id == primary.billable_event_id,
+            Claim.responsibility == SECONDARY,
+            Claim.frequency == "1",
+        )
+    )
+    if existing is not None:
+        raise _refused(
+            "already_billed", "the secondary payer was billed for this service: replace that claim"
+        )
+    number = claim_number()
+    document = _document(session, primary, coverage, number, on or now.date(), now)
+    claim = Claim(
+        id=uuid.uuid4(),
+        billable_event_id=primary.billable_event_id,
+        session_id=primary.session_id,
+        client_id=primary.client_id,
+        payer_id=coverage.payer_id,
+        claim_number=number,
+        claim_format=ClaimFormat.PROFESSIONAL,
+        frequency="1",
+        responsibility=SECONDARY,
+        primary_claim_id=primary.id,
+        status=ClaimStatus.READY,
+        service_date=primary.service_date,
+        total_charge=primary.total_charge,
+        document=document,
+    )
+    session.add(claim)
+    session.flush()
+    return claim
+
+
+def replace_secondary(session: Session, original: Claim) -> Claim:
+    """A frequency-7 claim to the secondary payer rebuilt from the primary's latest answer for the
+    service (a primary claim replaced and adjudicated again since); the original becomes REPLACED."""
+    primary = session.scalar(
+        select(Claim)
+        .join(ClaimPayment, ClaimPayment.claim_id == Claim.id)
+        .where(Claim.billable_event_id == original.billable_event_id, Claim.responsibility == PRIMARY)
+        .order_by(ClaimPayment.created_at.desc())
+        .limit(1)
+    )
+    if primary is None:
+        raise _refused("not_adjudicated", "the primary payer has not answered this service")
+    coverage = secondary_coverage(session, original.client_id)
+    if coverage is None or coverage.payer_id != original.payer_id:
+        raise _refused("coverage_changed", "the member's secondary payer changed: void this claim instead")
+    number = claim_number()
+    document = _document(session, primary, coverage, number, utcnow().date(), utcnow())
+    subscriber, claim = claim_from_document(document)
+    corrected = replace(claim, frequency="7", original_claim_ref=original.payer_claim_number)
+    successor = Claim(
+        id=uuid.uuid4(),
+        billable_event_id=original.billable_event_id,
+        session_id=original.session_id,
+        client_id=original.client_id,
+        payer_id=original.payer_id,
+        claim_number=number,
+        claim_format=ClaimFormat.PROFESSIONAL,
+        frequency="7",
+        responsibility=SECONDARY,
+        primary_claim_id=primary.id,
+        replaces_claim_id=original.id,
+        status=ClaimStatus.READY,
+        service_date=original.service_date,
+        total_charge=corrected.total_charge,
+        document=with_part2(claim_document(subscriber, corrected), part2_of(document)),
+    )
+    session.add(successor)
+    original.status = ClaimStatus.REPLACED
+    original.updated_at = utcnow()
+    session.flush()
+    return successor
+
+
+def after_remittance(session: Session, primary: Claim, outcome: str, on: date | None) -> Claim | None:
+    """Bill the secondary for a primary claim the 835 just adjudicated, when the member has one; a
+    reason it cannot be billed is logged by code (never PHI) and left for `billSecondary`."""
+    if (
+        outcome not in ADJUDICATED
+        or primary.responsibility != PRIMARY
+        or secondary_coverage(session, primary.client_id) is None
+    ):
+        return None
+    try:
+        return bill_secondary(session, primary, on)
+    except InputRejected as refused:
+        log.info("claim %s: no secondary claim (%s)", primary.id, refused.problems[0].code)
+        return None
