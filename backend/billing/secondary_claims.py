@@ -13,10 +13,10 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import Date, cast, func, select
 from sqlalchemy.orm import Session
 
 from backend.billing import claims as doc
@@ -31,6 +31,7 @@ from backend.billing.models import (
     ClaimPayment,
     ClaimStatus,
     Payer,
+    Remittance,
 )
 from backend.billing.part2_payment import Part2Payment, part2_of, payment_consent, with_part2
 from backend.clients.models import ClientCoverage
@@ -58,15 +59,18 @@ def secondary_coverage(session: Session, client_id: uuid.UUID) -> ClientCoverage
     )
 
 
-def _adjudication(session: Session, primary: Claim, on: date) -> PrimaryAdjudication:
-    payment = session.scalar(
-        select(ClaimPayment)
+def _adjudication(session: Session, primary: Claim) -> PrimaryAdjudication:
+    """The primary's latest 835 answer to the claim, dated by its remittance (payment, else receipt)."""
+    found = session.execute(
+        select(ClaimPayment, func.coalesce(Remittance.payment_date, cast(Remittance.received_at, Date)))
+        .join(Remittance, Remittance.id == ClaimPayment.remittance_id)
         .where(ClaimPayment.claim_id == primary.id)
         .order_by(ClaimPayment.created_at.desc())
         .limit(1)
-    )
-    if payment is None:
+    ).first()
+    if found is None:
         raise _refused("not_adjudicated", "the primary payer has not answered this claim")
+    payment, on = found
     return PrimaryAdjudication(
         outcome=payment.outcome,
         charge=payment.charge,
@@ -79,13 +83,15 @@ def _adjudication(session: Session, primary: Claim, on: date) -> PrimaryAdjudica
 
 
 def _document(
-    session: Session, primary: Claim, coverage: ClientCoverage, number: str, on: date, now: datetime
+    session: Session,
+    primary: Claim,
+    adjudication: PrimaryAdjudication,
+    coverage: ClientCoverage,
+    number: str,
+    now: datetime,
 ) -> dict[str, object]:
     """The secondary claim's stored document for `primary`, or InputRejected naming why not."""
-    if primary.claim_format is not ClaimFormat.PROFESSIONAL or primary.responsibility != PRIMARY:
-        raise _refused("not_primary_professional", "only a professional claim to the primary payer")
     subscriber, claim = claim_from_document(primary.document)
-    adjudication = _adjudication(session, primary, on)
     problems = secondary_problems(claim, adjudication)
     if problems:
         raise InputRejected(problems)
@@ -111,10 +117,13 @@ def _document(
     return with_part2(claim_document(new_subscriber, new_claim), part2)
 
 
-def bill_secondary(session: Session, primary: Claim, on: date | None = None) -> Claim:
-    """The READY claim to the member's secondary payer for `primary` after its 835 (`on`: the
-    remittance's date, today by default); raises InputRejected naming why it cannot be billed."""
+def bill_secondary(session: Session, primary: Claim) -> Claim:
+    """The READY claim to the member's secondary payer for `primary` after its 835; raises
+    InputRejected naming why it cannot be billed."""
     now = utcnow()
+    if primary.claim_format is not ClaimFormat.PROFESSIONAL or primary.responsibility != PRIMARY:
+        raise _refused("not_primary_professional", "only a professional claim to the primary payer")
+    adjudication = _adjudication(session, primary)
     coverage = secondary_coverage(session, primary.client_id)
     if coverage is None:
         raise _refused("no_secondary_coverage", "the member has no secondary coverage linked to a payer")
@@ -130,7 +139,7 @@ def bill_secondary(session: Session, primary: Claim, on: date | None = None) -> 
             "already_billed", "the secondary payer was billed for this service: replace that claim"
         )
     number = claim_number()
-    document = _document(session, primary, coverage, number, on or now.date(), now)
+    document = _document(session, primary, adjudication, coverage, number, now)
     claim = Claim(
         id=uuid.uuid4(),
         billable_event_id=primary.billable_event_id,
@@ -168,7 +177,7 @@ def replace_secondary(session: Session, original: Claim) -> Claim:
     if coverage is None or coverage.payer_id != original.payer_id:
         raise _refused("coverage_changed", "the member's secondary payer changed: void this claim instead")
     number = claim_number()
-    document = _document(session, primary, coverage, number, utcnow().date(), utcnow())
+    document = _document(session, primary, _adjudication(session, primary), coverage, number, utcnow())
     subscriber, claim = claim_from_document(document)
     corrected = replace(claim, frequency="7", original_claim_ref=original.payer_claim_number)
     successor = Claim(
@@ -195,7 +204,16 @@ def replace_secondary(session: Session, original: Claim) -> Claim:
     return successor
 
 
-def after_remittance(session: Session, primary: Claim, outcome: str, on: date | None) -> Claim | None:
+def bill_secondary_of(session: Session, claim_id: uuid.UUID) -> Claim:
+    """`billSecondary`: the primary claim `claim_id` billed to the member's secondary payer now (the
+    secondary coverage was entered after the 835, or a Part 2 consent recorded since)."""
+    primary = session.get(Claim, claim_id, with_for_update=True)
+    if primary is None:
+        raise _refused("not_found", "does not name a claim in this clinic")
+    return bill_secondary(session, primary)
+
+
+def after_remittance(session: Session, primary: Claim, outcome: str) -> Claim | None:
     """Bill the secondary for a primary claim the 835 just adjudicated, when the member has one; a
     reason it cannot be billed is logged by code (never PHI) and left for `billSecondary`."""
     if (
@@ -205,7 +223,7 @@ def after_remittance(session: Session, primary: Claim, outcome: str, on: date | 
     ):
         return None
     try:
-        return bill_secondary(session, primary, on)
+        return bill_secondary(session, primary)
     except InputRejected as refused:
         log.info("claim %s: no secondary claim (%s)", primary.id, refused.problems[0].code)
         return None

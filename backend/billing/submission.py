@@ -364,7 +364,7 @@ def _apply_835(session: Session, response: Response) -> None:
         claim.payer_claim_number = payment.payer_claim_number or claim.payer_claim_number
         claim.updated_at = utcnow()
         session.flush()  # the payment is on file for the secondary claim to quote
-        after_remittance(session, claim, payment.outcome, remittance.payment_date)
+        after_remittance(session, claim, payment.outcome)
 
 
 def _apply_271(session: Session, text: str) -> None:

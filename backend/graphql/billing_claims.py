@@ -16,6 +16,7 @@ from backend.billing.claim_builder import claimable
 from backend.billing.decisions import NOTE_CODES, Decision
 from backend.billing.engine import POLL_CLEARINGHOUSE, SESSION_CLOSED, SUBMIT_CLAIMS
 from backend.billing.models import BillingDecision, Claim, ClaimPayment, ClaimStatus
+from backend.billing.secondary_claims import bill_secondary_of
 from backend.billing.session_facts import load
 from backend.documentation.models import SessionRecord
 from backend.documentation.signoff import RecordStatus
@@ -134,6 +135,12 @@ class ClaimType:
     client_id: strawberry.ID
     service_date: date
     frequency: str = strawberry.field(description="1 original, 7 replacement, 8 void")
+    responsibility: str = strawberry.field(
+        description="primary, or secondary: billed after the primary's 835, carrying what it paid"
+    )
+    primary_claim_id: strawberry.ID | None = strawberry.field(
+        description="On a secondary claim: the primary payer's claim it follows"
+    )
     status: ClaimStatusEnum  # type: ignore[valid-type]
     procedure: str
     modifiers: list[str]
@@ -160,6 +167,8 @@ class ClaimType:
             client_id=strawberry.ID(str(c.client_id)),
             service_date=c.service_date,
             frequency=c.frequency,
+            responsibility=c.responsibility,
+            primary_claim_id=strawberry.ID(str(c.primary_claim_id)) if c.primary_claim_id else None,
             status=c.status,
             procedure=line["procedure"],
             modifiers=list(line["modifiers"]),
@@ -268,6 +277,14 @@ class BillingClaimMutations:
     async def void_claim(self, info: strawberry.Info[Context, Any], claim_id: strawberry.ID) -> ClaimChange:
         """A void (frequency 8) of a claim the payer has; the authorization use is given back."""
         return await _correct(info.context, parse_id(claim_id, "claimId"), corrections.void_claim)
+
+    @strawberry.mutation(permission_classes=[allow("claim", "manage")], extensions=[Atomic()])
+    async def bill_secondary(
+        self, info: strawberry.Info[Context, Any], claim_id: strawberry.ID
+    ) -> ClaimChange:
+        """Bill the member's secondary payer for a primary claim its payer has answered (done by itself
+        when the 835 is posted; use it when the secondary coverage or a Part 2 consent came later)."""
+        return await _correct(info.context, parse_id(claim_id, "claimId"), bill_secondary_of)
 
     @strawberry.mutation(permission_classes=[allow("claim", "manage")], extensions=[Atomic()])
     async def submit_claims(self, info: strawberry.Info[Context, Any]) -> WorkQueued:

@@ -7,6 +7,7 @@ for real. Also: a claim run that dies half-way leaves nothing, and its retry mak
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -207,3 +208,59 @@ def test_a_member_with_a_secondary_plan_is_billed_to_it_with_what_the_primary_pa
         paid_secondary = session.get_one(Claim, secondary.id)
     assert sorted(by_responsibility) == ["primary", "secondary"]
     assert paid_secondary.status == ClaimStatus.PAID
+
+
+def test_a_biller_bills_a_secondary_entered_after_the_835_and_is_told_why_not_otherwise(
+    billed: Scenario,  # noqa: F811
+    drop: Path,
+) -> None:
+    """No secondary on file when the 835 came: nothing is billed to it. Entered later, billSecondary
+    makes the claim (once: again is already_billed); a member with no secondary, a claim the payer has
+    not answered and an unknown claim each get their typed reason."""
+    s = billed
+    late, other = s.group.members[2].client_id, s.group.members[4].client_id
+    with tenant_session(s.database.engine, s.clinic.schema_name) as session:
+        session.add(billing_provider())
+    _process_kind(s, SESSION_CLOSED)
+    with tenant_session(s.database.engine, s.clinic.schema_name) as session:
+        unanswered = session.scalars(select(Claim).where(Claim.client_id == other)).one().id
+    not_yet = s.biller.data("BillSecondary", "billing.graphql", claimId=str(unanswered))["billSecondary"]
+    _process_kind(s, SUBMIT_CLAIMS)
+    folder = drop / s.clinic.schema_name
+    SimulatedClearinghouse(folder).process()
+    with tenant_session(s.database.engine, s.clinic.schema_name) as session:
+        process_responses(session, FileDropClearinghouse(folder))
+        assert session.scalars(select(Claim).where(Claim.responsibility == "secondary")).all() == []
+        primary = session.scalars(select(Claim).where(Claim.client_id == late)).one()
+        second = session.scalars(select(Payer).where(Payer.id != primary.payer_id)).one()
+        session.add(
+            ClientCoverage(
+                client_id=late, priority=CoveragePriority.SECONDARY, payer_name=second.name,
+                member_id="SEC-77", payer_id=second.id,
+            )
+        )  # fmt: skip
+
+    def bill(claim_id: object) -> dict[str, object]:
+        return dict(s.biller.data("BillSecondary", "billing.graphql", claimId=str(claim_id))["billSecondary"])
+
+    made = bill(primary.id)
+    assert made["__typename"] == "ClaimResult", made
+    claim = made["claim"]
+    assert (claim["responsibility"], claim["primaryClaimId"], claim["status"]) == (
+        "secondary",
+        str(primary.id),
+        "READY",
+    )
+    assert claim["client"]["id"] and claim["totalCharge"] == f"{primary.total_charge:.2f}"
+    problems = [bill(primary.id), bill(session_claim(s, other)), not_yet]
+    assert [(p["__typename"], p["errors"][0]["code"]) for p in problems] == [
+        ("InvalidInput", "already_billed"),
+        ("InvalidInput", "no_secondary_coverage"),
+        ("InvalidInput", "not_adjudicated"),
+    ]
+    assert bill(uuid.uuid4())["__typename"] == "NotFound"
+
+
+def session_claim(s: Scenario, client_id: uuid.UUID) -> uuid.UUID:
+    with tenant_session(s.database.engine, s.clinic.schema_name) as session:
+        return session.scalars(select(Claim.id).where(Claim.client_id == client_id)).one()
