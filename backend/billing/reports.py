@@ -22,7 +22,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from backend.billing.authorizations import Authorization as AuthorizationFacts
 from backend.billing.authorizations import AuthorizedService
-from backend.billing.models import BillingDecision, Claim, ClaimPayment
+from backend.billing.models import PRIMARY, BillingDecision, Claim, ClaimPayment
 from backend.billing.report_rules import (
     NOT_REVENUE_STATUSES,
     VOID_FREQUENCY,
@@ -172,7 +172,11 @@ async def _revenue(session: AsyncSession, p: _Period, into: Tally) -> None:
     billed = (
         select(s.c.week, func.sum(Claim.total_charge))
         .join(Claim, Claim.session_id == s.c.session_id)
-        .where(Claim.frequency != VOID_FREQUENCY, Claim.status.not_in(NOT_REVENUE_STATUSES))
+        .where(
+            Claim.frequency != VOID_FREQUENCY,
+            Claim.status.not_in(NOT_REVENUE_STATUSES),
+            Claim.responsibility == PRIMARY,  # a secondary claim bills the same service again
+        )
         .group_by(s.c.week)
     )
     await _by_week(session, billed, ("revenue_billed",), into)

@@ -235,6 +235,7 @@ class Built:
         status: ClaimStatus,
         frequency: str = "1",
         payment: tuple[str, str, list[tuple[str, str, str]]] | None = None,
+        responsibility: str = "primary",
     ) -> uuid.UUID:
         self.claims += 1
         claim = Claim(
@@ -246,6 +247,7 @@ class Built:
             claim_number=f"RPT{uuid.uuid4().hex[:10]}",
             claim_format=ClaimFormat.PROFESSIONAL,
             frequency=frequency,
+            responsibility=responsibility,
             status=status,
             service_date=date(2026, 3, 3),
             total_charge=Decimal(total),
@@ -389,6 +391,9 @@ def build(session: Session) -> tuple[Built, dict[str, uuid.UUID]]:
     )
     session.get_one(Claim, replacement).replaces_claim_id = original
     b.claim("s1", "B", "60.00", ClaimStatus.DENIED, payment=("denied", "0.00", [("CO", "50", "60.00")]))
+    # B's secondary plan paid what the primary denied, but for 12.00 of coinsurance.
+    paid_second = ("paid", "48.00", [("PR", "2", "12.00")])
+    b.claim("s1", "B", "60.00", ClaimStatus.PAID, payment=paid_second, responsibility="secondary")
     b.claim(
         "s4",
         "A",
@@ -488,9 +493,10 @@ def test_members_billed_and_not_billed_with_their_reasons(graphql: GraphQLClient
 def test_revenue_billed_leaves_out_replaced_claims_and_collected_sums_the_payments(
     graphql: GraphQLClient, scenario: Scenario
 ) -> None:
-    """Week 1: 45.00 replacement + 60.00 denied = 105.00 billed, 35.00 collected; week 2: 45.00 and 20.00."""
+    """Week 1: 45.00 replacement + 60.00 denied = 105.00 billed (the same service billed to B's secondary
+    payer is not billed again), 35.00 + the secondary's 48.00 collected; week 2: 45.00 and 20.00."""
     week1, week2 = report(graphql, scenario)["weeks"]
-    assert (week1["revenueBilled"], week1["revenueCollected"]) == ("105.00", "35.00")
+    assert (week1["revenueBilled"], week1["revenueCollected"]) == ("105.00", "83.00")
     assert (week2["revenueBilled"], week2["revenueCollected"]) == ("45.00", "20.00")
 
 
