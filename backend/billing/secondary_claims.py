@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Date, cast, func, select
+from sqlalchemy import Date, Select, cast, func, select
 from sqlalchemy.orm import Session
 
 from backend.billing import claims as doc
@@ -47,16 +48,18 @@ def _refused(code: str, message: str) -> InputRejected:
     return InputRejected([FieldProblem("claimId", code, message)])
 
 
-def secondary_coverage(session: Session, client_id: uuid.UUID) -> ClientCoverage | None:
-    """The member's current secondary coverage linked to a configured payer, if any."""
-    return session.scalar(
-        select(ClientCoverage).where(
-            ClientCoverage.client_id == client_id,
-            ClientCoverage.priority == CoveragePriority.SECONDARY,
-            ClientCoverage.ended_at.is_(None),
-            ClientCoverage.payer_id.is_not(None),
-        )
+def _secondary_coverages(client_ids: Collection[uuid.UUID]) -> Select[ClientCoverage]:
+    """The members' current secondary coverages linked to a configured payer."""
+    return select(ClientCoverage).where(
+        ClientCoverage.client_id.in_(list(client_ids)),
+        ClientCoverage.priority == CoveragePriority.SECONDARY,
+        ClientCoverage.ended_at.is_(None),
+        ClientCoverage.payer_id.is_not(None),
     )
+
+
+def secondary_coverage(session: Session, client_id: uuid.UUID) -> ClientCoverage | None:
+    return session.scalar(_secondary_coverages([client_id]))
 
 
 def _adjudication(session: Session, primary: Claim) -> PrimaryAdjudication:
@@ -213,17 +216,24 @@ def bill_secondary_of(session: Session, claim_id: uuid.UUID) -> Claim:
     return bill_secondary(session, primary)
 
 
-def after_remittance(session: Session, primary: Claim, outcome: str) -> Claim | None:
-    """Bill the secondary for a primary claim the 835 just adjudicated, when the member has one; a
-    reason it cannot be billed is logged by code (never PHI) and left for `billSecondary`."""
-    if (
-        outcome not in ADJUDICATED
-        or primary.responsibility != PRIMARY
-        or secondary_coverage(session, primary.client_id) is None
-    ):
-        return None
-    try:
-        return bill_secondary(session, primary)
-    except InputRejected as refused:
-        log.info("claim %s: no secondary claim (%s)", primary.id, refused.problems[0].code)
-        return None
+def after_remittance(session: Session, posted: Sequence[tuple[Claim, str]]) -> list[Claim]:
+    """Bill the secondary payer for each primary claim an 835 just adjudicated (claim, outcome) whose
+    member has one (one query finds them); a reason one cannot be billed is logged by code (never
+    PHI) and left for `billSecondary`."""
+    adjudicated = [c for c, outcome in posted if outcome in ADJUDICATED and c.responsibility == PRIMARY]
+    if not adjudicated:
+        return []
+    covered = set(
+        session.scalars(
+            _secondary_coverages({c.client_id for c in adjudicated}).with_only_columns(
+                ClientCoverage.client_id
+            )
+        )
+    )
+    made = []
+    for primary in (c for c in adjudicated if c.client_id in covered):
+        try:
+            made.append(bill_secondary(session, primary))
+        except InputRejected as refused:
+            log.info("claim %s: no secondary claim (%s)", primary.id, refused.problems[0].code)
+    return made

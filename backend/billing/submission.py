@@ -331,6 +331,7 @@ def _apply_835(session: Session, response: Response) -> None:
     session.add(row)
     session.flush()
     claims = _claims_by_number(session, [c.claim_id for c in remittance.claims])
+    posted: list[tuple[Claim, str]] = []
     for payment in remittance.claims:
         claim = claims.get(payment.claim_id)
         if claim is None:
@@ -363,8 +364,9 @@ def _apply_835(session: Session, response: Response) -> None:
         claim.patient_responsibility = payment.patient_responsibility
         claim.payer_claim_number = payment.payer_claim_number or claim.payer_claim_number
         claim.updated_at = utcnow()
-        session.flush()  # the payment is on file for the secondary claim to quote
-        after_remittance(session, claim, payment.outcome)
+        posted.append((claim, payment.outcome))
+    session.flush()  # the payments are on file for the secondary claims to quote
+    after_remittance(session, posted)
 
 
 def _apply_271(session: Session, text: str) -> None:
