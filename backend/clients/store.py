@@ -213,13 +213,19 @@ async def remove_coverage(session: AsyncSession, client_id: uuid.UUID, priority:
 
 
 async def coverages_of(
-    session: AsyncSession, client_ids: Sequence[uuid.UUID]
+    session: AsyncSession, client_ids: Sequence[uuid.UUID], *, include_ended: bool = False
 ) -> dict[uuid.UUID, list[ClientCoverage]]:
+    """Each member's current coverages by priority; with `include_ended`, then the ended ones, latest
+    ended first."""
     stmt = (
         select(ClientCoverage)
-        .where(ClientCoverage.client_id.in_(client_ids), ClientCoverage.ended_at.is_(None))
-        .order_by(ClientCoverage.priority)
+        .where(ClientCoverage.client_id.in_(client_ids))
+        .order_by(
+            ClientCoverage.ended_at.is_not(None), ClientCoverage.priority, ClientCoverage.ended_at.desc()
+        )
     )
+    if not include_ended:
+        stmt = stmt.where(ClientCoverage.ended_at.is_(None))
     found: dict[uuid.UUID, list[ClientCoverage]] = defaultdict(list)
     for row in (await session.scalars(stmt)).all():
         found[row.client_id].append(row)

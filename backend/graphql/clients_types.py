@@ -9,8 +9,8 @@ program treats is listed with `part2Withheld` and no code unless the caller is c
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
-from datetime import date
+from collections.abc import Callable, Iterable
+from datetime import date, datetime
 from typing import Annotated, Any
 
 import strawberry
@@ -76,6 +76,9 @@ class Coverage:
     payer_id: strawberry.ID | None = strawberry.field(
         description="The configured payer its claims go to; null: not linked yet, so no claim is made"
     )
+    ended_at: datetime | None = strawberry.field(
+        description="When the member changed payer or it was removed; null while current"
+    )
 
     @classmethod
     def of(cls, row: ClientCoverage) -> Coverage:
@@ -86,6 +89,7 @@ class Coverage:
             member_id=row.member_id,
             group_number=row.group_number,
             payer_id=strawberry.ID(str(row.payer_id)) if row.payer_id else None,
+            ended_at=row.ended_at,
         )
 
 
@@ -145,11 +149,17 @@ class ClientNode(relay.Node):
         info.context.audit("read", "diagnosis", str(client_id), client_id)
         return [Diagnosis.of(r, cleared) for r in rows]
 
-    @strawberry.field(description="Insurance coverage placeholders (front desk and billing roles).")
-    async def coverages(self, info: strawberry.Info[Context, Any]) -> list[Coverage]:
+    @strawberry.field(
+        description="Insurance coverages, primary first (front desk and billing roles); with includeEnded, "
+        "also those ended by a change of payer or a removal, kept with their authorizations and checks."
+    )
+    async def coverages(
+        self, info: strawberry.Info[Context, Any], include_ended: bool = False
+    ) -> list[Coverage]:
         ensure_allowed(info, "coverage", "read")
         client_id = uuid.UUID(self.id)
-        rows = await info.context.loader("client_coverages", _coverage_loader).load(client_id)
+        name = "client_coverages_with_ended" if include_ended else "client_coverages"
+        rows = await info.context.loader(name, _coverage_loader(include_ended)).load(client_id)
         info.context.audit("read", "coverage", str(client_id), client_id)
         return [Coverage.of(r) for r in rows]
 
@@ -201,12 +211,17 @@ def diagnosis_loader(context: Context) -> DataLoader[uuid.UUID, tuple[list[Clien
     return DataLoader(load_fn=load)
 
 
-def _coverage_loader(context: Context) -> DataLoader[uuid.UUID, list[ClientCoverage]]:
-    async def load(ids: list[uuid.UUID]) -> list[list[ClientCoverage]]:
-        found = await coverages_of(context.session, ids)
-        return [found.get(i, []) for i in ids]
+def _coverage_loader(
+    include_ended: bool,
+) -> Callable[[Context], DataLoader[uuid.UUID, list[ClientCoverage]]]:
+    def loader(context: Context) -> DataLoader[uuid.UUID, list[ClientCoverage]]:
+        async def load(ids: list[uuid.UUID]) -> list[list[ClientCoverage]]:
+            found = await coverages_of(context.session, ids, include_ended=include_ended)
+            return [found.get(i, []) for i in ids]
 
-    return DataLoader(load_fn=load)
+        return DataLoader(load_fn=load)
+
+    return loader
 
 
 async def load_clients(info: strawberry.Info, ids: list[uuid.UUID]) -> list[Client | None]:

@@ -201,6 +201,10 @@ def test_a_member_who_changed_payer_is_billed_to_the_new_one_without_the_old_pay
     shown = s.biller.data("GetClientCoverage", "clients.graphql", id=changed["client"]["id"])["node"]
     (current,) = shown["coverages"]
     assert current["id"] != str(old.id) and current["payerName"] == new_payer.name
+    history = s.biller.data(
+        "GetClientCoverage", "clients.graphql", id=changed["client"]["id"], includeEnded=True
+    )["node"]["coverages"]
+    assert [(c["id"], c["endedAt"] is None) for c in history] == [(current["id"], True), (str(old.id), False)]
 
     _run_outbox(s)
     with tenant_session(s.database.engine, s.clinic.schema_name) as session:
