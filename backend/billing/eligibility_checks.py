@@ -64,10 +64,16 @@ class CheckReason(enum.StrEnum):
     ENROLLMENT = "enrollment"  # before the member joins a group
     SCHEDULE = "schedule"  # the periodic re-check
     REQUESTED = "requested"  # staff asked (GraphQL checkEligibility)
+    COVERAGE = "coverage"  # a primary coverage with another payer was entered (GraphQL setCoverage)
 
 
 # Outbox payloads carry ids, integers and booleans only (no free text): the reason travels as a code.
-REASON_CODES = {CheckReason.ENROLLMENT: 1, CheckReason.SCHEDULE: 2, CheckReason.REQUESTED: 3}
+REASON_CODES = {
+    CheckReason.ENROLLMENT: 1,
+    CheckReason.SCHEDULE: 2,
+    CheckReason.REQUESTED: 3,
+    CheckReason.COVERAGE: 4,
+}
 REASONS_BY_CODE = {code: reason for reason, code in REASON_CODES.items()}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import date
 
 from sqlalchemy import Select, Update, exists, func, select, update
@@ -166,9 +166,16 @@ async def _has_history(session: AsyncSession, coverage_id: uuid.UUID) -> bool:
     return await session.scalar(select(exists(recorded))) is True
 
 
+@dataclass(frozen=True)
+class CoverageSet:
+    coverage: ClientCoverage
+    #: Claims of this priority now go to another payer (a new coverage, or another payer linked).
+    payer_changed: bool
+
+
 async def set_coverage(
     session: AsyncSession, client_id: uuid.UUID, draft: CoverageDraft, *, keep_payer: bool = False
-) -> ClientCoverage:
+) -> CoverageSet:
     """Set the member's current coverage of this priority (primary or secondary); its payer link is
     the draft's, or the one it had with `keep_payer`.
 
@@ -178,6 +185,7 @@ async def set_coverage(
     authorization, nor is its eligibility taken from the old payer's answer).
     """
     coverage = (await session.scalars(_current(client_id, draft.priority).with_for_update())).one_or_none()
+    before = (coverage.id, coverage.payer_id) if coverage is not None else None
     if coverage is not None and (
         names_another_payer(coverage.payer_name, coverage.payer_id, draft, keep_payer=keep_payer)
         and await _has_history(session, coverage.id)
@@ -194,7 +202,7 @@ async def set_coverage(
     if not keep_payer:
         coverage.payer_id = draft.payer_id
     await session.flush()
-    return coverage
+    return CoverageSet(coverage, before != (coverage.id, coverage.payer_id))
 
 
 async def remove_coverage(session: AsyncSession, client_id: uuid.UUID, priority: str) -> bool:

@@ -18,6 +18,7 @@ import strawberry
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.billing.eligibility_checks import CheckReason, request_check
 from backend.billing.models import Payer
 from backend.clients.models import Client, ClientDiagnosis
 from backend.clients.rules import (
@@ -277,7 +278,9 @@ class ClientMutations:
     async def set_coverage(
         self, info: strawberry.Info[Context, Any], input: SetCoverageInput
     ) -> ClientChangeResult:
-        """Adds or replaces the member's primary or secondary coverage."""
+        """Adds or replaces the member's primary or secondary coverage (another payer after authorizations
+        or eligibility checks: a new coverage, the old one ended); a primary now billed to another payer
+        is checked with it at once (270)."""
         client = await _client(info, input.client_id)
         if client is None:
             return NotFound.of("clientId")
@@ -287,8 +290,13 @@ class ClientMutations:
         if problems:
             return InvalidInput.of(problems)
         keep = input.coverage.payer_id is strawberry.UNSET
-        row = await set_coverage(info.context.session, client.id, draft, keep_payer=keep)
+        done = await set_coverage(info.context.session, client.id, draft, keep_payer=keep)
+        row = done.coverage
         info.context.audit("update", "coverage", str(row.id), client.id)
+        if done.payer_changed and row.priority == CoveragePriority.PRIMARY and row.payer_id is not None:
+            # New insurance to bill: ask the payer now rather than at the next scheduled check.
+            check_id = request_check(info.context.session, client.id, CheckReason.COVERAGE)
+            info.context.audit("create", "eligibility_check", str(check_id), client.id)
         return ClientChanged(client=ClientNode.of(client))
 
     @strawberry.mutation(permission_classes=[allow("coverage", "manage")], extensions=[Atomic()])

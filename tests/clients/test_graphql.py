@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import select, text
 
+from backend.billing.eligibility_checks import CHECK_ELIGIBILITY
 from backend.billing.models import ClaimFormat, Payer
 from backend.clients.models import Authorization, Client, ClientCoverage, ClientDiagnosis
 from backend.compliance.audit.events import AuditEvent
@@ -16,6 +17,7 @@ from backend.database import Database
 from backend.settings import Settings
 from backend.tenants.models import Tenant
 from backend.tenants.routing import tenant_session
+from backend.workers.outbox import OutboxMessage
 from tests.support import GraphQLClient, make_account
 
 RECORD = """
@@ -270,6 +272,41 @@ def test_a_coverage_names_its_payer_by_id_and_set_coverage_keeps_the_link_unless
     unlinked = {**renumbered, "payerId": None}
     graphql.data(SET_COVERAGE, {"input": {"clientId": client_id, "coverage": unlinked}}, token)
     assert graphql.data(read, {"id": client_id}, token)["node"]["coverages"][0]["payerId"] is None
+
+
+def test_new_primary_insurance_is_checked_with_its_payer_at_once(
+    graphql: GraphQLClient, database: Database, settings: Settings, make_clinic: Callable[..., Tenant]
+) -> None:
+    """Linking a primary coverage to a payer, or moving it to another, queues a 270 now; a new member
+    id with the same payer, a secondary coverage or an unlinked one queue nothing."""
+    clinic = make_clinic()
+    token = staff(database, settings, clinic, "clinician", "front_desk")
+    client_id = register(graphql, token, FULL)
+    with tenant_session(database.engine, clinic.schema_name) as session:
+        payers = [
+            Payer(name=n, payer_code=c, claim_format=ClaimFormat.PROFESSIONAL)
+            for n, c in (("Aetna", "AET01"), ("Cigna", "CIG01"))
+        ]
+        session.add_all(payers)
+        session.flush()
+        aetna, cigna = (str(p.id) for p in payers)
+
+    def set_coverage(priority: str, name: str, member_id: str, payer: str | None) -> int:
+        coverage = {"priority": priority, "payerName": name, "memberId": member_id, "payerId": payer}
+        graphql.data(SET_COVERAGE, {"input": {"clientId": client_id, "coverage": coverage}}, token)
+        with tenant_session(database.engine, clinic.schema_name) as session:
+            return len(
+                session.scalars(select(OutboxMessage).where(OutboxMessage.kind == CHECK_ELIGIBILITY)).all()
+            )
+
+    counts = [
+        set_coverage("PRIMARY", "Aetna", "A1", None),
+        set_coverage("PRIMARY", "Aetna", "A1", aetna),
+        set_coverage("PRIMARY", "Aetna", "A2", aetna),
+        set_coverage("SECONDARY", "Cigna", "C1", cigna),
+        set_coverage("PRIMARY", "Cigna", "C9", cigna),
+    ]
+    assert counts == [0, 1, 1, 1, 2]
 
 
 HOME = {"line1": " 10 Elm St ", "city": "Portland", "state": "me", "postalCode": "04101-1234"}
