@@ -138,16 +138,6 @@ async def current_diagnoses(
 # -- coverage ----------------------------------------------------------------------------------
 
 
-def give_back_uses(authorization_id: uuid.UUID, uses: int = 1) -> Update:
-    """The statement returning `uses` sessions (IOP/PHP: days) to an authorization, never below none
-    used: a voided or withdrawn claim, or a day taken off a week, did not use them."""
-    return (
-        update(Authorization)
-        .where(Authorization.id == authorization_id)
-        .values(sessions_used=func.greatest(Authorization.sessions_used - uses, 0))
-    )
-
-
 def _current(client_id: uuid.UUID, priority: str) -> Select[ClientCoverage]:
     return select(ClientCoverage).where(
         ClientCoverage.client_id == client_id,
@@ -223,8 +213,8 @@ async def remove_coverage(session: AsyncSession, client_id: uuid.UUID, priority:
 async def coverages_of(
     session: AsyncSession, client_ids: Sequence[uuid.UUID], *, include_ended: bool = False
 ) -> dict[uuid.UUID, list[ClientCoverage]]:
-    """Each member's current coverages by priority; with `include_ended`, then the ended ones, latest
-    ended first."""
+    """Each member's current coverages by priority; with `include_ended`, then the ended ones (by
+    priority, the latest ended first)."""
     stmt = (
         select(ClientCoverage)
         .where(ClientCoverage.client_id.in_(client_ids))
@@ -238,3 +228,16 @@ async def coverages_of(
     for row in (await session.scalars(stmt)).all():
         found[row.client_id].append(row)
     return found
+
+
+# -- authorizations ----------------------------------------------------------------------------
+
+
+def give_back_uses(authorization_id: uuid.UUID, uses: int = 1) -> Update:
+    """The statement returning `uses` sessions (IOP/PHP: days) to an authorization, never below none
+    used: a voided or withdrawn claim, or a day taken off a week, did not use them."""
+    return (
+        update(Authorization)
+        .where(Authorization.id == authorization_id)
+        .values(sessions_used=func.greatest(Authorization.sessions_used - uses, 0))
+    )
