@@ -110,9 +110,12 @@ class Adjustment:
 
 @dataclass(frozen=True)
 class LineAdjudication:
-    """What an earlier payer did with one service line (837P 2430): paid, and every adjustment, so
+    """What an earlier payer did with one service line (837P 2430): the procedure and modifiers it
+    was billed (this payer's line may carry other modifiers), what it paid, and every adjustment, so
     that the line's charge is the paid amount plus the adjustments."""
 
+    procedure: str
+    modifiers: tuple[str, ...]
     paid: Decimal
     adjustments: tuple[Adjustment, ...]
 

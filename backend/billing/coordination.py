@@ -5,8 +5,9 @@ the member's secondary payer is billed for what is left, with what the primary p
 |------------------------|----------------------------------------------------------------------------|
 | anything left to bill  | the primary processed the claim (paid, partly paid or denied; a reversal   |
 |                        | is not an adjudication) and paid less than the charge                      |
-| what is billed         | the same service line and charge, with the primary's payment, its          |
-|                        | adjustments (CAS) and the date of its remittance (837P 2320/2330/2430)     |
+| what is billed         | the same service and charge, coded (place of service, modifiers) by the    |
+|                        | secondary payer's rules, with the primary's payment of the line as it was  |
+|                        | billed, its adjustments (CAS) and remittance date (837P 2320/2330/2430)    |
 | who                    | the member as the secondary payer knows them (SBR01 S), no prior           |
 |                        | authorization of the primary's                                             |
 | what is refused        | a claim of several lines (the 835 is stored per claim), or an adjudication |
@@ -60,16 +61,27 @@ def secondary_problems(claim: ProfessionalClaim, adjudication: PrimaryAdjudicati
     return []
 
 
+@dataclass(frozen=True)
+class Coding:
+    """How a payer's rules code the service: place of service and modifiers (decisions.line_coding)."""
+
+    place_of_service: str
+    modifiers: tuple[str, ...]
+
+
 def secondary_claim(
     primary: ProfessionalClaim,
     primary_subscriber: Subscriber,
     primary_payer: Payer,
     secondary_subscriber: Subscriber,
     adjudication: PrimaryAdjudication,
+    coding: Coding,
     claim_id: str,
 ) -> tuple[Subscriber, ProfessionalClaim]:
     """The claim to the secondary payer (call only when `secondary_problems` is empty): the primary's
-    service as billed, for the member as the secondary knows them, carrying the primary's answer."""
+    service and charge coded by the secondary's rules, for the member as the secondary knows them,
+    carrying the primary's answer to the line as the primary was billed it."""
+    (line,) = primary.lines
     other = OtherPayer(
         payer=primary_payer,
         member_id=primary_subscriber.member_id,
@@ -79,9 +91,19 @@ def secondary_claim(
         responsibility=primary_subscriber.payer_responsibility,
         paid=adjudication.paid,
         adjudicated_on=adjudication.adjudicated_on,
-        lines=(LineAdjudication(adjudication.paid, adjudication.adjustments),),
+        lines=(
+            LineAdjudication(line.procedure, line.modifiers, adjudication.paid, adjudication.adjustments),
+        ),
     )
+    coded = replace(line, modifiers=coding.modifiers, place_of_service=coding.place_of_service)
     claim = replace(
-        primary, claim_id=claim_id, frequency="1", original_claim_ref=None, prior_auth=None, other_payer=other
+        primary,
+        claim_id=claim_id,
+        frequency="1",
+        original_claim_ref=None,
+        prior_auth=None,
+        place_of_service=coding.place_of_service,
+        lines=(coded,),
+        other_payer=other,
     )
     return replace(secondary_subscriber, payer_responsibility="S"), claim

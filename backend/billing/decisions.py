@@ -289,19 +289,16 @@ def _member_reasons(session: SessionFacts, member: MemberFacts) -> list[Reason]:
     return reasons
 
 
-def _billed(
-    session: SessionFacts, member: MemberFacts, rules: PayerRules, payer_id: str, notes: list[Reason]
-) -> Decision:
+def line_coding(session: SessionFacts, member: MemberFacts, rules: PayerRules) -> tuple[str, tuple[str, ...]]:
+    """The place of service and modifiers this payer's rules give the member's line: telehealth,
+    group, the facilitator's credential, another group visit the same day (also how a secondary
+    payer's claim codes the service the primary was billed for)."""
     modifiers: list[str] = []
     place = session.place_of_service
     if session.telehealth:
         place = _telehealth_pos(rules.telehealth_pos, _at_home(session, member))
         if rules.telehealth_modifier:
             modifiers.append(rules.telehealth_modifier)
-        pos = "" if session.level_of_care.institutional else f"POS {place} "  # an 837I has no POS
-        notes.append(
-            Reason("telehealth", f"telehealth: {pos}modifier {rules.telehealth_modifier or 'none'}", False)
-        )
     if rules.group_modifier:
         modifiers.append(rules.group_modifier)
     credential_modifier = rules.credential_modifiers.get(_billable_credential(session, rules) or "")
@@ -309,6 +306,19 @@ def _billed(
         modifiers.append(credential_modifier)
     if session.group_visits_same_day.get(member.client_key, 0) > 0 and rules.distinct_service_modifier:
         modifiers.append(rules.distinct_service_modifier)
+    return place, tuple(dict.fromkeys(modifiers))  # a payer using HQ as telehealth too lists it once
+
+
+def _billed(
+    session: SessionFacts, member: MemberFacts, rules: PayerRules, payer_id: str, notes: list[Reason]
+) -> Decision:
+    place, stable = line_coding(session, member, rules)
+    if session.telehealth:
+        pos = "" if session.level_of_care.institutional else f"POS {place} "  # an 837I has no POS
+        notes.append(
+            Reason("telehealth", f"telehealth: {pos}modifier {rules.telehealth_modifier or 'none'}", False)
+        )
+    if session.group_visits_same_day.get(member.client_key, 0) > 0 and rules.distinct_service_modifier:
         notes.append(
             Reason(
                 "distinct_service",
@@ -316,7 +326,6 @@ def _billed(
                 False,
             )
         )
-    stable = tuple(dict.fromkeys(modifiers))  # a payer using HQ as telehealth too must not list it twice
     level = session.level_of_care
     if level.institutional:
         inst = rules.institutional_codes[level]

@@ -174,6 +174,8 @@ def _other_payer(other: OtherPayer) -> dict[str, Any]:
         "adjudicated_on": other.adjudicated_on.isoformat(),
         "lines": [
             {
+                "procedure": line.procedure,
+                "modifiers": list(line.modifiers),
                 "paid": str(line.paid),
                 "adjustments": [
                     {"group": a.group, "reason": a.reason, "amount": str(a.amount)} for a in line.adjustments
@@ -196,6 +198,8 @@ def _read_other_payer(o: dict[str, Any]) -> OtherPayer:
         adjudicated_on=date.fromisoformat(o["adjudicated_on"]),
         lines=tuple(
             LineAdjudication(
+                procedure=line["procedure"],
+                modifiers=tuple(line["modifiers"]),
                 paid=Decimal(line["paid"]),
                 adjustments=tuple(
                     Adjustment(a["group"], a["reason"], Decimal(a["amount"])) for a in line["adjustments"]

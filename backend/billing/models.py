@@ -17,6 +17,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, Uniq
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from backend.billing.payer_rules import RuleVersion, rules_from_json
 from backend.compliance.encryption.field_crypto import EncryptedJSON
 from backend.database import TenantBase, text_enum, utcnow, uuid_pk
 
@@ -89,6 +90,10 @@ class PayerRuleVersion(TenantBase):
     rules: Mapped[dict[str, object]] = mapped_column(JSONB)
     created_by: Mapped[uuid.UUID | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def version(self) -> RuleVersion:
+        """The stored version as the rules read it."""
+        return RuleVersion(self.effective_from, self.effective_to, rules_from_json(self.rules))
 
 
 class BillingDecision(TenantBase):

@@ -22,7 +22,14 @@ from sqlalchemy.orm import Session
 
 from backend.billing import claims as doc
 from backend.billing.claim_builder import claim_number
-from backend.billing.coordination import ADJUDICATED, PrimaryAdjudication, secondary_claim, secondary_problems
+from backend.billing.coordination import (
+    ADJUDICATED,
+    Coding,
+    PrimaryAdjudication,
+    secondary_claim,
+    secondary_problems,
+)
+from backend.billing.decisions import line_coding
 from backend.billing.documents import claim_document, claim_from_document
 from backend.billing.models import (
     PRIMARY,
@@ -35,6 +42,7 @@ from backend.billing.models import (
     Remittance,
 )
 from backend.billing.part2_payment import Part2Payment, part2_of, payment_consent, with_part2
+from backend.billing.session_facts import load, rules_on
 from backend.clients.models import ClientCoverage
 from backend.clients.rules import CoveragePriority
 from backend.compliance.part2.consent_store import load_consents_sync
@@ -114,10 +122,27 @@ def _document(
         subscriber, member_id=coverage.member_id, group_number=coverage.group_number
     )
     payer = doc.Payer(primary_payer.name, primary_payer.payer_code, primary_payer.filing_indicator)
+    coding = _coding(session, primary, coverage.payer_id)
     new_subscriber, new_claim = secondary_claim(
-        claim, subscriber, payer, secondary_subscriber, adjudication, number
+        claim, subscriber, payer, secondary_subscriber, adjudication, coding, number
     )
     return with_part2(claim_document(new_subscriber, new_claim), part2)
+
+
+def _coding(session: Session, primary: Claim, payer_id: uuid.UUID) -> Coding:
+    """How the secondary payer's rules in force on the date of service code the member's line."""
+    rules = rules_on(session, payer_id, primary.service_date)
+    if rules is None:
+        raise _refused(
+            "no_rules_in_force", f"the secondary payer has no rule set in force on {primary.service_date}"
+        )
+    billing = load(session, primary.session_id)
+    members = billing.members if billing else []
+    member = next((m for m in members if m.client_key == str(primary.client_id)), None)
+    if billing is None or member is None:
+        raise _refused("not_on_roster", "the member is no longer on the session's roster")
+    place, modifiers = line_coding(billing.facts, member, rules)
+    return Coding(place, modifiers)
 
 
 def bill_secondary(session: Session, primary: Claim) -> Claim:

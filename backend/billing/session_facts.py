@@ -31,9 +31,9 @@ from backend.billing.decisions import (
     authorized_service,
     decide_session,
 )
-from backend.billing.models import Claim, ClaimStatus, EligibilityCheck, Payer, PayerRuleVersion
+from backend.billing.models import PRIMARY, Claim, ClaimStatus, EligibilityCheck, Payer, PayerRuleVersion
 from backend.billing.part2_payment import Part2Payment, part2_payment
-from backend.billing.payer_rules import LevelOfCare, PayerRules, RuleVersion, rules_from_json, rules_in_force
+from backend.billing.payer_rules import LevelOfCare, PayerRules, RuleVersion, rules_in_force
 from backend.clients.models import Authorization, Client, ClientCoverage, ClientDiagnosis, current_primary
 from backend.clinic.models import ClinicSettings
 from backend.compliance.part2.access import member_part2_programs_sync
@@ -75,6 +75,12 @@ def among(column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
     """`column = ANY(:values)`: one array parameter however many values, so the statement's text is
     the same for 1 or 40 sessions (cached once) and psycopg does not parse hundreds of placeholders."""
     return cast(ColumnElement[bool], column == any_(bindparam(None, list(values), type_=ARRAY(column.type))))
+
+
+def rules_on(session: Session, payer_id: uuid.UUID, day: date) -> PayerRules | None:
+    """The payer's rules in force on `day` (None: no version in force)."""
+    rows = session.scalars(select(PayerRuleVersion).where(PayerRuleVersion.payer_id == payer_id))
+    return rules_in_force([v.version() for v in rows], day)
 
 
 def load(session: Session, session_id: uuid.UUID) -> SessionBilling | None:
@@ -141,9 +147,7 @@ def load_many(session: Session, session_ids: Sequence[uuid.UUID]) -> list[Sessio
     for v in session.scalars(
         select(PayerRuleVersion).where(among(PayerRuleVersion.payer_id, [p.id for p in payers.values()]))
     ):
-        versions[str(v.payer_id)].append(
-            RuleVersion(v.effective_from, v.effective_to, rules_from_json(v.rules))
-        )
+        versions[str(v.payer_id)].append(v.version())
     diagnoses: dict[uuid.UUID, list[str]] = {c: [] for c in client_ids}
     for d in session.scalars(
         select(ClientDiagnosis)
@@ -391,6 +395,7 @@ def _billed_same_day(
             among(Claim.client_id, client_ids),
             among(Claim.service_date, days),
             Claim.frequency == "1",
+            Claim.responsibility == PRIMARY,  # a secondary claim bills the same visit again
             Claim.status.not_in([ClaimStatus.VOIDED, ClaimStatus.REPLACED]),
         )
         .group_by(Claim.client_id, Claim.service_date, Claim.session_id)

@@ -84,7 +84,7 @@ async def add_rule_version(
     existing = list(
         await session.scalars(select(PayerRuleVersion).where(PayerRuleVersion.payer_id == payer_id))
     )
-    versions = [RuleVersion(v.effective_from, v.effective_to, rules_from_json(v.rules)) for v in existing]
+    versions = [v.version() for v in existing]
     versions.append(RuleVersion(effective_from, effective_to, rules))
     # The saved versions were consistent, so any period problem now is the new version's.
     codes = {p.code for p in version_problems(versions)}

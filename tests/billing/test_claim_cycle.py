@@ -142,9 +142,10 @@ def test_a_member_with_a_secondary_plan_is_billed_to_it_with_what_the_primary_pa
     drop: Path,
 ) -> None:
     """Member 2 also has the other payer as secondary: posting the primary's 835 (80% paid, the rest
-    coinsurance) makes one claim to the secondary for the same service, carrying what the primary paid
-    and adjusted; it goes out in its own valid 837P (SBR*S, 2320/2330, 2430), the secondary's 835 pays
-    it, and posting the files again bills nobody twice."""
+    coinsurance) makes one claim to the secondary for the same service, coded by the secondary's rules
+    and carrying what the primary paid and adjusted on the line as the primary was billed it; it goes
+    out in its own valid 837P (SBR*S, 2320/2330, 2430), the secondary's 835 pays it, and posting the
+    files again bills nobody twice."""
     s = billed
     member = s.group.members[2].client_id
     with tenant_session(s.database.engine, s.clinic.schema_name) as session:
@@ -194,7 +195,15 @@ def test_a_member_with_a_secondary_plan_is_billed_to_it_with_what_the_primary_pa
     assert "SBR*S*18" in "~".join(lines) and "NM1*IL*1*" in "~".join(lines)
     assert any(x.startswith("NM1*IL*1*") and x.endswith("*MI*SEC-2002") for x in lines)
     assert f"AMT*D*{format(primary.paid_amount.normalize(), 'f')}" in lines
-    assert any(x.startswith(f"SVD*{primary_payer.payer_code}*") for x in lines)
+    # Each payer's own coding of the line: Medicaid's HQ and the facilitator's AJ, none for the other.
+    medicaid, commercial = "HC:90853:HQ:AJ", "HC:90853"
+    billed_as, adjudicated_as = (
+        (medicaid, commercial) if second.name == "Medicaid MCO" else (commercial, medicaid)
+    )
+    assert [x.split("*")[1] for x in lines if x.startswith("SV1*")] == [billed_as]
+    assert [x.split("*")[3] for x in lines if x.startswith(f"SVD*{primary_payer.payer_code}*")] == [
+        adjudicated_as
+    ]
     assert f"CAS*PR*2*{format(coinsurance.normalize(), 'f')}" in lines
 
     simulated.process()

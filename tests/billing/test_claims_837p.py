@@ -304,6 +304,8 @@ def primary_adjudication(**changes: Any) -> OtherPayer:
         adjudicated_on=date(2024, 3, 16),
         lines=(
             LineAdjudication(
+                "90853",
+                (),
                 Decimal("42.00"),
                 (Adjustment("CO", "45", Decimal("20.00")), Adjustment("PR", "3", Decimal("8.00"))),
             ),
@@ -314,7 +316,8 @@ def primary_adjudication(**changes: Any) -> OtherPayer:
 
 def test_a_claim_to_the_secondary_payer_carries_what_the_primary_paid_and_adjusted() -> None:
     """Medicaid, second: SBR*S for the member, the primary's SBR*P, AMT*D and OI in 2320, the member and
-    payer as Northwoods knows them (2330A/B), and the line's payment, adjustments and date in 2430."""
+    payer as Northwoods knows them (2330A/B), and in 2430 the line's payment as Northwoods was billed it
+    (90853 without Medicaid's HQ), its adjustments and date."""
     secondary = dataclasses.replace(member("MCD7781"), group_number=None, payer_responsibility="S")
     claim = group_claim("GRP-240313-01S", prior_auth=None, other_payer=primary_adjudication())
     batch = batch_of((secondary, claim), payer=Payer("Wisconsin Medicaid", "WIMCD", "MC"))
@@ -325,7 +328,7 @@ def test_a_claim_to_the_secondary_payer_carries_what_the_primary_paid_and_adjust
         "SBR*P*18*WI-88120******CI",
         "AMT*D*42",
         "OI***Y***Y",
-        "SVD*NWH01*42*HC:90853:HQ**1",
+        "SVD*NWH01*42*HC:90853**1",
         "CAS*CO*45*20",
         "CAS*PR*3*8",
     ]
@@ -339,7 +342,9 @@ def test_a_claim_to_the_secondary_payer_carries_what_the_primary_paid_and_adjust
     [
         (primary_adjudication(paid=Decimal("40.00")), "otherPayer.paid", "unbalanced"),
         (
-            primary_adjudication(lines=(LineAdjudication(Decimal("42.00"), ()),), paid=Decimal("42.00")),
+            primary_adjudication(
+                lines=(LineAdjudication("90853", (), Decimal("42.00"), ()),), paid=Decimal("42.00")
+            ),
             "otherPayer.lines[1]",
             "unbalanced",
         ),

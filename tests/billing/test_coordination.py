@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from backend.billing.claims import Adjustment, Payer, ProfessionalClaim
-from backend.billing.coordination import PrimaryAdjudication, secondary_claim, secondary_problems
+from backend.billing.coordination import Coding, PrimaryAdjudication, secondary_claim, secondary_problems
 from backend.billing.remittance import Outcome
 from tests.billing.test_claims_837p import group_claim, group_line, member
 
@@ -22,14 +22,14 @@ PAID_80 = PrimaryAdjudication(
 )
 
 
-def test_the_secondary_claim_bills_the_same_service_with_the_primarys_answer_and_no_prior_auth() -> None:
-    """Same line and charge, a new claim id as an original, SBR01 S for the secondary member id, and the
-    primary (member id, group, P) with what it paid and adjusted."""
-    primary_member = member()
-    secondary_member = dataclasses.replace(member("MCD7781"), group_number=None)
+def test_the_secondary_claim_bills_the_same_service_coded_by_its_payer_with_the_primarys_answer() -> None:
+    """Same procedure and charge under a new claim id, an original without the primary's prior auth,
+    coded by the secondary's rules (HQ, AJ; POS 02), SBR01 S for the secondary member id; the primary
+    (member id, group, P) with what it paid and adjusted on the line as it billed it (90853:HQ, POS 11)."""
     subscriber, claim = secondary_claim(
-        group_claim(frequency="7", original_claim_ref="PAYER-1"), primary_member,
-        Payer("Northwoods Health", "NWH01"), secondary_member, PAID_80, "E2ND",
+        group_claim(frequency="7", original_claim_ref="PAYER-1"), member(),
+        Payer("Northwoods Health", "NWH01"), dataclasses.replace(member("MCD7781"), group_number=None),
+        PAID_80, Coding("02", ("HQ", "AJ")), "E2ND",
     )  # fmt: skip
     assert (subscriber.member_id, subscriber.payer_responsibility) == ("MCD7781", "S")
     assert (claim.claim_id, claim.frequency, claim.original_claim_ref, claim.prior_auth) == (
@@ -38,11 +38,15 @@ def test_the_secondary_claim_bills_the_same_service_with_the_primarys_answer_and
         None,
         None,
     )
-    assert claim.lines == group_claim().lines
+    (line,) = claim.lines
+    assert (claim.place_of_service, line.place_of_service, line.modifiers) == ("02", "02", ("HQ", "AJ"))
+    assert (line.procedure, line.charge) == ("90853", Decimal("70.00"))
     other = claim.other_payer
     assert other is not None
     assert (other.member_id, other.group_number, other.responsibility) == ("XJH400211", "WI-88120", "P")
-    assert (other.paid, other.lines[0].paid, other.lines[0].adjustments) == (
+    (adjudicated,) = other.lines
+    assert (adjudicated.procedure, adjudicated.modifiers) == ("90853", ("HQ",))
+    assert (other.paid, adjudicated.paid, adjudicated.adjustments) == (
         Decimal("56.00"),
         Decimal("56.00"),
         PAID_80.adjustments,

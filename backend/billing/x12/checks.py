@@ -285,6 +285,10 @@ def _other_payer_problems(
         line_path = f"{path}.lines[{number}]"
         if adjudication.paid < 0:
             problems.append(_problem(f"{line_path}.paid", "negative", "must not be negative"))
+        if not PROCEDURE.match(adjudication.procedure) or not all(
+            MODIFIER.match(m) for m in adjudication.modifiers
+        ):
+            problems.append(_problem(f"{line_path}.procedure", "invalid_format", "is not a CPT/HCPCS code"))
         for a in adjudication.adjustments:
             if a.group not in ADJUSTMENT_GROUPS or not CARC.match(a.reason):
                 problems.append(

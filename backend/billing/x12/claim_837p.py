@@ -12,6 +12,7 @@ of the line), CAS (its adjustments, by group) and DTP*573 (its adjudication date
 
 from __future__ import annotations
 
+from dataclasses import replace
 from itertools import groupby
 
 from backend.billing.claims import (
@@ -133,7 +134,7 @@ def _line_adjudication(other: OtherPayer, adjudication: LineAdjudication, line: 
             "SVD",
             other.payer.payer_id,
             amount(adjudication.paid),
-            procedure(line),
+            procedure(replace(line, procedure=adjudication.procedure, modifiers=adjudication.modifiers)),
             "",
             decimal_text(line.units),
         )
