@@ -8,8 +8,8 @@ the member's secondary payer is billed for what is left, with what the primary p
 | what is billed         | the same service and charge, coded (place of service, modifiers) by the    |
 |                        | secondary payer's rules, with the primary's payment of the line as it was  |
 |                        | billed, its adjustments (CAS) and remittance date (837P 2320/2330/2430)    |
-| who                    | the member as the secondary payer knows them (SBR01 S), no prior           |
-|                        | authorization of the primary's                                             |
+| who                    | the member as the secondary payer knows them (SBR01 S), with an            |
+|                        | authorization of the secondary coverage (never the primary's)              |
 | what is refused        | a claim of several lines (the 835 is stored per claim), or an adjudication |
 |                        | whose payment and adjustments do not add up to the charge                  |
 """
@@ -77,6 +77,7 @@ def secondary_claim(
     adjudication: PrimaryAdjudication,
     coding: Coding,
     claim_id: str,
+    prior_auth: str | None = None,
 ) -> tuple[Subscriber, ProfessionalClaim]:
     """The claim to the secondary payer (call only when `secondary_problems` is empty): the primary's
     service and charge coded by the secondary's rules, for the member as the secondary knows them,
@@ -101,7 +102,7 @@ def secondary_claim(
         claim_id=claim_id,
         frequency="1",
         original_claim_ref=None,
-        prior_auth=None,
+        prior_auth=prior_auth,
         place_of_service=coding.place_of_service,
         lines=(coded,),
         other_payer=other,

@@ -4,8 +4,10 @@ Posting an 835 bills the secondary at once when the member has a current seconda
 to a payer (`after_remittance`); a biller does the same later with `billSecondary` when the coverage
 was entered after the 835 came (`bill_secondary`), and corrects a secondary claim with a replacement
 rebuilt from the primary's latest answer (`replace_secondary`) or a void. One original secondary
-claim per service (the claims' unique index). A claim carrying Part 2 information goes to the
-secondary payer only under a consent naming that payer for payment.
+claim per service (the claims' unique index). The claim is coded by the secondary payer's rules and
+quotes (and uses one session of) an authorization of the secondary coverage, required when its rules
+say so; a void gives the use back. A claim carrying Part 2 information goes to the secondary payer
+only under a consent naming that payer for payment.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Collection, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -29,7 +31,7 @@ from backend.billing.coordination import (
     secondary_claim,
     secondary_problems,
 )
-from backend.billing.decisions import line_coding
+from backend.billing.decisions import authorized_service, line_coding
 from backend.billing.documents import claim_document, claim_from_document
 from backend.billing.models import (
     PRIMARY,
@@ -43,7 +45,7 @@ from backend.billing.models import (
 )
 from backend.billing.part2_payment import Part2Payment, part2_of, payment_consent, with_part2
 from backend.billing.session_facts import load, rules_on
-from backend.clients.models import ClientCoverage
+from backend.clients.models import Authorization, ClientCoverage
 from backend.clients.rules import CoveragePriority
 from backend.compliance.part2.consent_store import load_consents_sync
 from backend.database import utcnow
@@ -93,11 +95,63 @@ def _adjudication(session: Session, primary: Claim) -> PrimaryAdjudication:
     )
 
 
+@dataclass(frozen=True)
+class _Terms:
+    """How the secondary payer takes the service: its coding, and the authorization quoted (and used)."""
+
+    coding: Coding
+    authorization: Authorization | None
+
+
+def _terms(
+    session: Session, primary: Claim, coverage: ClientCoverage, replacing: Claim | None = None
+) -> _Terms:
+    """The secondary payer's rules in force on the date of service code the member's line; the claim
+    quotes an authorization of the secondary coverage for the session's service with sessions left
+    (a replacement, the one its original quoted), and one is needed when the payer requires it."""
+    assert coverage.payer_id is not None
+    rules = rules_on(session, coverage.payer_id, primary.service_date)
+    if rules is None:
+        raise _refused(
+            "no_rules_in_force", f"the secondary payer has no rule set in force on {primary.service_date}"
+        )
+    billing = load(session, primary.session_id)
+    members = billing.members if billing else []
+    member = next((m for m in members if m.client_key == str(primary.client_id)), None)
+    if billing is None or member is None:
+        raise _refused("not_on_roster", "the member is no longer on the session's roster")
+    place, modifiers = line_coding(billing.facts, member, rules)
+    if replacing is not None:
+        kept = replacing.authorization_id
+        return _Terms(Coding(place, modifiers), session.get(Authorization, kept) if kept else None)
+    service = authorized_service(billing.facts.level_of_care, billing.facts.program_kind)
+    day = primary.service_date
+    authorization = session.scalar(
+        select(Authorization)
+        .where(
+            Authorization.coverage_id == coverage.id,
+            Authorization.service == service.value,
+            Authorization.starts_on <= day,
+            Authorization.ends_on >= day,
+            Authorization.sessions_used < Authorization.sessions_authorized,
+        )
+        .order_by(Authorization.ends_on, Authorization.created_at)
+        .limit(1)
+        .with_for_update()
+    )
+    if authorization is None and rules.authorization_required:
+        raise _refused(
+            "no_active_authorization", "the secondary payer requires an authorization with sessions left"
+        )
+    return _Terms(Coding(place, modifiers), authorization)
+
+
 def _document(
     session: Session,
     primary: Claim,
     adjudication: PrimaryAdjudication,
     coverage: ClientCoverage,
+    terms: _Terms,
     number: str,
     now: datetime,
 ) -> dict[str, object]:
@@ -122,27 +176,11 @@ def _document(
         subscriber, member_id=coverage.member_id, group_number=coverage.group_number
     )
     payer = doc.Payer(primary_payer.name, primary_payer.payer_code, primary_payer.filing_indicator)
-    coding = _coding(session, primary, coverage.payer_id)
+    reference = terms.authorization.reference if terms.authorization else None
     new_subscriber, new_claim = secondary_claim(
-        claim, subscriber, payer, secondary_subscriber, adjudication, coding, number
+        claim, subscriber, payer, secondary_subscriber, adjudication, terms.coding, number, reference
     )
     return with_part2(claim_document(new_subscriber, new_claim), part2)
-
-
-def _coding(session: Session, primary: Claim, payer_id: uuid.UUID) -> Coding:
-    """How the secondary payer's rules in force on the date of service code the member's line."""
-    rules = rules_on(session, payer_id, primary.service_date)
-    if rules is None:
-        raise _refused(
-            "no_rules_in_force", f"the secondary payer has no rule set in force on {primary.service_date}"
-        )
-    billing = load(session, primary.session_id)
-    members = billing.members if billing else []
-    member = next((m for m in members if m.client_key == str(primary.client_id)), None)
-    if billing is None or member is None:
-        raise _refused("not_on_roster", "the member is no longer on the session's roster")
-    place, modifiers = line_coding(billing.facts, member, rules)
-    return Coding(place, modifiers)
 
 
 def bill_secondary(session: Session, primary: Claim) -> Claim:
@@ -167,13 +205,18 @@ def bill_secondary(session: Session, primary: Claim) -> Claim:
             "already_billed", "the secondary payer was billed for this service: replace that claim"
         )
     number = claim_number()
-    document = _document(session, primary, adjudication, coverage, number, now)
+    terms = _terms(session, primary, coverage)
+    document = _document(session, primary, adjudication, coverage, terms, number, now)
+    authorization = terms.authorization
+    if authorization is not None:  # one use per new claim, given back by its void
+        authorization.sessions_used += 1
     claim = Claim(
         id=uuid.uuid4(),
         billable_event_id=primary.billable_event_id,
         session_id=primary.session_id,
         client_id=primary.client_id,
         payer_id=coverage.payer_id,
+        authorization_id=authorization.id if authorization else None,
         claim_number=number,
         claim_format=ClaimFormat.PROFESSIONAL,
         frequency="1",
@@ -205,7 +248,8 @@ def replace_secondary(session: Session, original: Claim) -> Claim:
     if coverage is None or coverage.payer_id != original.payer_id:
         raise _refused("coverage_changed", "the member's secondary payer changed: void this claim instead")
     number = claim_number()
-    document = _document(session, primary, _adjudication(session, primary), coverage, number, utcnow())
+    terms = _terms(session, primary, coverage, replacing=original)
+    document = _document(session, primary, _adjudication(session, primary), coverage, terms, number, utcnow())
     subscriber, claim = claim_from_document(document)
     corrected = replace(claim, frequency="7", original_claim_ref=original.payer_claim_number)
     successor = Claim(
@@ -214,6 +258,7 @@ def replace_secondary(session: Session, original: Claim) -> Claim:
         session_id=original.session_id,
         client_id=original.client_id,
         payer_id=original.payer_id,
+        authorization_id=original.authorization_id,
         claim_number=number,
         claim_format=ClaimFormat.PROFESSIONAL,
         frequency="7",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,7 +19,15 @@ from sqlalchemy import select
 from backend.billing import engine
 from backend.billing.clearinghouse import FileDropClearinghouse
 from backend.billing.engine import SESSION_CLOSED, SUBMIT_CLAIMS
-from backend.billing.models import Claim, ClaimBatch, ClaimPayment, ClaimStatus, Payer, Remittance
+from backend.billing.models import (
+    Claim,
+    ClaimBatch,
+    ClaimPayment,
+    ClaimStatus,
+    Payer,
+    PayerRuleVersion,
+    Remittance,
+)
 from backend.billing.submission import process_responses, submit_ready_claims, use_clearinghouse
 from backend.billing.x12.validation import pyx12_errors
 from backend.clients.models import Authorization, ClientCoverage
@@ -155,10 +164,16 @@ def test_a_member_with_a_secondary_plan_is_billed_to_it_with_what_the_primary_pa
         ).one()
         second = session.scalars(select(Payer).where(Payer.id != primary_coverage.payer_id)).one()
         primary_payer = session.get_one(Payer, primary_coverage.payer_id)
+        secondary_coverage = ClientCoverage(
+            client_id=member, priority=CoveragePriority.SECONDARY, payer_name=second.name,
+            member_id="SEC-2002", payer_id=second.id,
+        )  # fmt: skip
+        session.add(secondary_coverage)
+        session.flush()
         session.add(
-            ClientCoverage(
-                client_id=member, priority=CoveragePriority.SECONDARY, payer_name=second.name,
-                member_id="SEC-2002", payer_id=second.id,
+            Authorization(
+                client_id=member, coverage_id=secondary_coverage.id, reference="SEC-PA-9",
+                sessions_authorized=6, starts_on=date(2026, 1, 1), ends_on=date(2026, 12, 31),
             )
         )  # fmt: skip
     _process_kind(s, SESSION_CLOSED)
@@ -195,6 +210,8 @@ def test_a_member_with_a_secondary_plan_is_billed_to_it_with_what_the_primary_pa
     assert "SBR*S*18" in "~".join(lines) and "NM1*IL*1*" in "~".join(lines)
     assert any(x.startswith("NM1*IL*1*") and x.endswith("*MI*SEC-2002") for x in lines)
     assert f"AMT*D*{format(primary.paid_amount.normalize(), 'f')}" in lines
+    # The secondary coverage's own authorization, quoted and used once; the primary's AUTH-77 is not.
+    assert "REF*G1*SEC-PA-9" in lines and "REF*G1*AUTH-77" not in lines
     # Each payer's own coding of the line: Medicaid's HQ and the facilitator's AJ, none for the other.
     medicaid, commercial = "HC:90853:HQ:AJ", "HC:90853"
     billed_as, adjudicated_as = (
@@ -217,6 +234,9 @@ def test_a_member_with_a_secondary_plan_is_billed_to_it_with_what_the_primary_pa
         paid_secondary = session.get_one(Claim, secondary.id)
     assert sorted(by_responsibility) == ["primary", "secondary"]
     assert paid_secondary.status == ClaimStatus.PAID
+    with tenant_session(s.database.engine, s.clinic.schema_name) as session:
+        used = {a.reference: a.sessions_used for a in session.scalars(select(Authorization))}
+    assert used == {"AUTH-77": 4, "SEC-PA-9": 1}
 
 
 def test_a_biller_bills_a_secondary_entered_after_the_835_and_is_told_why_not_otherwise(
@@ -252,6 +272,20 @@ def test_a_biller_bills_a_secondary_entered_after_the_835_and_is_told_why_not_ot
     def bill(claim_id: object) -> dict[str, object]:
         return dict(s.biller.data("BillSecondary", "billing.graphql", claimId=str(claim_id))["billSecondary"])
 
+    def secondary_requires_authorization(required: bool) -> None:
+        with tenant_session(s.database.engine, s.clinic.schema_name) as session:
+            version = session.scalars(
+                select(PayerRuleVersion).where(PayerRuleVersion.payer_id == second.id)
+            ).one()
+            version.rules = {**version.rules, "authorization_required": required}
+
+    secondary_requires_authorization(True)
+    unauthorized = bill(primary.id)
+    assert (unauthorized["__typename"], unauthorized["errors"][0]["code"]) == (
+        "InvalidInput",
+        "no_active_authorization",
+    )
+    secondary_requires_authorization(False)
     made = bill(primary.id)
     assert made["__typename"] == "ClaimResult", made
     claim = made["claim"]
