@@ -238,6 +238,28 @@ def test_a_member_with_a_secondary_plan_is_billed_to_it_with_what_the_primary_pa
         used = {a.reference: a.sessions_used for a in session.scalars(select(Authorization))}
     assert used == {"AUTH-77": 4, "SEC-PA-9": 1}
 
+    # Corrected later: rebuilt from the primary's answer, to the payer's claim, with the same authorization.
+    replaced = s.biller.data("ReplaceClaim", "billing.graphql", claimId=str(secondary.id))["replaceClaim"]
+    assert replaced["__typename"] == "ClaimResult", replaced
+    claim = replaced["claim"]
+    assert (claim["frequency"], claim["responsibility"], claim["replacesClaimId"]) == (
+        "7",
+        "secondary",
+        str(secondary.id),
+    )
+    with tenant_session(s.database.engine, s.clinic.schema_name) as session:
+        successor = session.get_one(Claim, uuid.UUID(claim["id"]))
+        body = successor.document["claim"]
+        used_after = session.scalars(
+            select(Authorization.sessions_used).where(Authorization.reference == "SEC-PA-9")
+        ).one()
+    assert (body["original_claim_ref"], body["prior_auth"], used_after) == (
+        paid_secondary.payer_claim_number,
+        "SEC-PA-9",
+        1,
+    )
+    assert body["other_payer"]["paid"] == other["paid"]
+
 
 def test_a_biller_bills_a_secondary_entered_after_the_835_and_is_told_why_not_otherwise(
     billed: Scenario,  # noqa: F811
