@@ -31,7 +31,7 @@ from backend.billing.documents import (
 from backend.billing.iop_claims import give_back_days, rebuilt_week, week_claims_of_day
 from backend.billing.models import SECONDARY, Claim, ClaimFormat, ClaimStatus
 from backend.billing.part2_payment import part2_of, with_part2
-from backend.billing.secondary_claims import replace_secondary
+from backend.billing.secondary_claims import secondary_replacement
 from backend.billing.session_facts import load
 from backend.clients.models import Authorization
 from backend.clients.store import give_back_uses
@@ -79,6 +79,8 @@ def _successor(
         claim_number=number,
         claim_format=original.claim_format,
         frequency=frequency,
+        responsibility=original.responsibility,
+        primary_claim_id=original.primary_claim_id,
         replaces_claim_id=original.id,
         status=ClaimStatus.READY,
         service_date=original.service_date,
@@ -93,7 +95,11 @@ def replace_claim(session: Session, claim_id: uuid.UUID) -> Claim:
     if original.claim_format is ClaimFormat.INSTITUTIONAL:
         return _replace_week(session, original)
     if original.responsibility == SECONDARY:
-        return replace_secondary(session, original)
+        number = claim_number()
+        document, total, primary_id = secondary_replacement(session, original, number)
+        successor = _successor(original, number, "7", document, total)
+        successor.primary_claim_id = primary_id
+        return _replaces(session, original, successor)
     billing = load(session, original.session_id)
     assert billing is not None
     decision = next(
@@ -110,7 +116,10 @@ def replace_claim(session: Session, claim_id: uuid.UUID) -> Claim:
     number = claim_number()
     subscriber, claim = build_claim(billing, decision, number, "7", original.payer_claim_number)
     document = with_part2(claim_document(subscriber, claim), billing.part2.get(original.client_id))
-    successor = _successor(original, number, "7", document, claim.total_charge)
+    return _replaces(session, original, _successor(original, number, "7", document, claim.total_charge))
+
+
+def _replaces(session: Session, original: Claim, successor: Claim) -> Claim:
     session.add(successor)
     original.status = ClaimStatus.REPLACED
     original.updated_at = utcnow()
@@ -131,13 +140,10 @@ def _replace_week(session: Session, original: Claim) -> Claim:
     week = rebuilt_week(session, original, "7", number, original.payer_claim_number)
     if week is None:
         raise _no_longer_billable("no day of the week is billable")
-    successor = _successor(original, number, "7", week.document, week.claim.total_charge)
-    session.add(successor)
     give_back_days(session, original, keep=[e.id for e in week.events])
-    original.status = ClaimStatus.REPLACED
-    original.updated_at = utcnow()
-    session.flush()
-    return successor
+    return _replaces(
+        session, original, _successor(original, number, "7", week.document, week.claim.total_charge)
+    )
 
 
 def void_claim(session: Session, claim_id: uuid.UUID) -> Claim:

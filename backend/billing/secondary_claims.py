@@ -3,7 +3,7 @@
 Posting an 835 bills the secondary at once when the member has a current secondary coverage linked
 to a payer (`after_remittance`); a biller does the same later with `billSecondary` when the coverage
 was entered after the 835 came (`bill_secondary`), and corrects a secondary claim with a replacement
-rebuilt from the primary's latest answer (`replace_secondary`) or a void. One original secondary
+rebuilt from the primary's latest answer (`secondary_replacement`) or a void. One original secondary
 claim per service (the claims' unique index). The claim is coded by the secondary payer's rules and
 quotes (and uses one session of) an authorization of the secondary coverage, required when its rules
 say so; a void gives the use back. A claim carrying Part 2 information goes to the secondary payer
@@ -232,9 +232,12 @@ def bill_secondary(session: Session, primary: Claim) -> Claim:
     return claim
 
 
-def replace_secondary(session: Session, original: Claim) -> Claim:
-    """A frequency-7 claim to the secondary payer rebuilt from the primary's latest answer for the
-    service (a primary claim replaced and adjudicated again since); the original becomes REPLACED."""
+def secondary_replacement(
+    session: Session, original: Claim, number: str
+) -> tuple[dict[str, object], Decimal, uuid.UUID]:
+    """The document and total of claim `number` replacing (frequency 7) the secondary claim
+    `original`, rebuilt from the primary's latest answer for the service (a primary claim replaced
+    and adjudicated again since) with the authorization the original quoted; and that primary claim."""
     primary = session.scalar(
         select(Claim)
         .join(ClaimPayment, ClaimPayment.claim_id == Claim.id)
@@ -247,34 +250,15 @@ def replace_secondary(session: Session, original: Claim) -> Claim:
     coverage = secondary_coverage(session, original.client_id)
     if coverage is None or coverage.payer_id != original.payer_id:
         raise _refused("coverage_changed", "the member's secondary payer changed: void this claim instead")
-    number = claim_number()
     terms = _terms(session, primary, coverage, replacing=original)
     document = _document(session, primary, _adjudication(session, primary), coverage, terms, number, utcnow())
     subscriber, claim = claim_from_document(document)
     corrected = replace(claim, frequency="7", original_claim_ref=original.payer_claim_number)
-    successor = Claim(
-        id=uuid.uuid4(),
-        billable_event_id=original.billable_event_id,
-        session_id=original.session_id,
-        client_id=original.client_id,
-        payer_id=original.payer_id,
-        authorization_id=original.authorization_id,
-        claim_number=number,
-        claim_format=ClaimFormat.PROFESSIONAL,
-        frequency="7",
-        responsibility=SECONDARY,
-        primary_claim_id=primary.id,
-        replaces_claim_id=original.id,
-        status=ClaimStatus.READY,
-        service_date=original.service_date,
-        total_charge=corrected.total_charge,
-        document=with_part2(claim_document(subscriber, corrected), part2_of(document)),
+    return (
+        with_part2(claim_document(subscriber, corrected), part2_of(document)),
+        corrected.total_charge,
+        primary.id,
     )
-    session.add(successor)
-    original.status = ClaimStatus.REPLACED
-    original.updated_at = utcnow()
-    session.flush()
-    return successor
 
 
 def bill_secondary_of(session: Session, claim_id: uuid.UUID) -> Claim:
