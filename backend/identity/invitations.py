@@ -111,11 +111,10 @@ def _new_code(session: AsyncSession, user_id: uuid.UUID, tenant_id: uuid.UUID, n
     return code
 
 
-async def reissue(
-    session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUID, now: datetime
-) -> Invited | None:
-    """A new code for someone invited here who has not set a password yet (the email was lost or the
-    code expired); the codes this clinic sent them before stop working. None: no membership here."""
+async def _membership(
+    session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUID
+) -> tuple[User, Membership] | None:
+    """The user and their membership here, the membership locked for the change."""
     found = (
         await session.execute(
             select(User, Membership)
@@ -124,6 +123,15 @@ async def reissue(
             .with_for_update(of=Membership)
         )
     ).first()
+    return (found[0], found[1]) if found is not None else None
+
+
+async def reissue(
+    session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUID, now: datetime
+) -> Invited | None:
+    """A new code for someone invited here who has not set a password yet (the email was lost or the
+    code expired); the codes this clinic sent them before stop working. None: no membership here."""
+    found = await _membership(session, tenant_id, user_id)
     if found is None:
         return None
     user, membership = found
@@ -178,14 +186,7 @@ async def change_membership(
 ) -> tuple[User, Membership] | None:
     """Another user's roles or access in this clinic (None: no membership here). An admin cannot take
     their own access or admin role away, so a clinic is never left without one by accident."""
-    found = (
-        await session.execute(
-            select(User, Membership)
-            .join(Membership, Membership.user_id == User.id)
-            .where(Membership.user_id == user_id, Membership.tenant_id == tenant_id)
-            .with_for_update(of=Membership)
-        )
-    ).first()
+    found = await _membership(session, tenant_id, user_id)
     if found is None:
         return None
     user, membership = found
