@@ -221,8 +221,18 @@ def test_a_member_who_changed_payer_is_billed_to_the_new_one_without_the_old_pay
         "clientId": str(member), "coverageId": str(old.id), "reference": "LATE-1", "sessionsAuthorized": 4,
         "startsOn": "2026-01-01", "endsOn": "2026-12-31",
     }  # fmt: skip
-    refused = s.biller.data("AddAuthorization", "authorizations.graphql", input=draft)["addAuthorization"]
-    assert [(e["field"], e["code"]) for e in refused["errors"]] == [("coverageId", "coverage_ended")]
+    refused = [
+        s.biller.data("AddAuthorization", "authorizations.graphql", input=draft)["addAuthorization"],
+        s.biller.data("SetCoverageVisitCap", "authorizations.graphql", coverageId=str(old.id), visitCap=20)[
+            "setCoverageVisitCap"
+        ],
+        s.biller.data(
+            "SetCoveragePayer", "billing.graphql", coverageId=str(old.id), payerId=str(new_payer.id)
+        )["setCoveragePayer"],
+    ]
+    assert [[(e["field"], e["code"]) for e in r["errors"]] for r in refused] == [
+        [("coverageId", "coverage_ended")]
+    ] * 3
 
 
 def test_running_the_engine_again_never_duplicates_a_claim_or_an_authorization_use(billed: Scenario) -> None:
