@@ -39,7 +39,8 @@ from backend.billing.eligibility import (
     request_problems,
     write_270,
 )
-from backend.billing.models import BillingProvider, EligibilityCheck, Payer
+from backend.billing.models import EligibilityCheck, Payer
+from backend.billing.setup_store import default_provider
 from backend.clients.models import Client, ClientCoverage, current_primary
 from backend.clinic.models import ClinicSettings
 from backend.database import utcnow
@@ -180,13 +181,6 @@ def primary_coverage(session: Session, client_id: uuid.UUID) -> ClientCoverage |
     return session.scalar(
         select(ClientCoverage).where(ClientCoverage.client_id == client_id, current_primary())
     )
-
-
-def default_provider(session: Session) -> BillingProvider | None:
-    """The default billing provider, else the first configured (as claim batches choose it)."""
-    return session.scalars(
-        select(BillingProvider).order_by(BillingProvider.is_default.desc(), BillingProvider.created_at)
-    ).first()
 
 
 def _clinic_today(session: Session) -> date:

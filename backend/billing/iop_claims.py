@@ -31,7 +31,9 @@ from backend.billing.iop import (
 from backend.billing.models import BillingDecision, Claim, ClaimFormat, ClaimStatus
 from backend.billing.part2_payment import with_part2
 from backend.billing.payer_rules import LevelOfCare
+from backend.billing.providers import FacilityType, type_of_bill
 from backend.billing.session_facts import SessionBilling, load
+from backend.billing.setup_store import default_provider
 from backend.clients.models import Authorization
 from backend.clients.store import give_back_uses
 from backend.compliance.disclosures.rules import SHORT_NOTICE
@@ -43,9 +45,6 @@ from backend.scheduling.models import GroupSession
 from backend.workers.outbox import Payload, handler
 
 IOP_WEEK = "billing.iop_week"
-#: UB-04 type of bill: hospital outpatient (013x), admit-through-discharge claim frequency 1 (a
-#: replacement's or void's last digit is 7 or 8).
-TYPE_OF_BILL = "0131"
 STILL_A_PATIENT = "30"
 
 
@@ -136,6 +135,13 @@ def _week_claim(
     return row
 
 
+def _facility(session: Session) -> FacilityType:
+    """The facility on the type of bill: the billing provider's (the one its batch will name); a clinic
+    that has none yet gets hospital outpatient, and its batch waits for a provider anyway."""
+    provider = default_provider(session)
+    return provider.facility_type if provider else FacilityType.HOSPITAL_OUTPATIENT
+
+
 @dataclass(frozen=True)
 class WeekClaim:
     """A member's week as an 837I claim, with the days (billable events) it bills."""
@@ -181,7 +187,7 @@ def _week_document(
         claim_id=number or claim_number(),
         frequency=frequency,
         original_claim_ref=original_ref,
-        type_of_bill=TYPE_OF_BILL[:-1] + frequency,
+        type_of_bill=type_of_bill(_facility(session), frequency),
         statement_from=priced.lines[0].service_date,
         statement_to=priced.lines[-1].service_date,
         admission_date=admitted or priced.lines[0].service_date,

@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.billing.payer_rules import RuleVersion, rules_from_json
+from backend.billing.providers import FacilityType
 from backend.compliance.encryption.field_crypto import EncryptedJSON
 from backend.database import TenantBase, text_enum, utcnow, uuid_pk
 
@@ -56,6 +57,10 @@ class BillingProvider(TenantBase):
     postal_code: Mapped[str] = mapped_column(String(9))
     # The billing contact on every 837 (PER of the submitter).
     contact_phone: Mapped[str] = mapped_column(String(15))
+    # The type of bill's facility on its IOP/PHP (837I) claims: hospital outpatient 013x or CMHC 076x.
+    facility_type: Mapped[FacilityType] = mapped_column(
+        text_enum(FacilityType, "billing_provider_facility_type"), default=FacilityType.HOSPITAL_OUTPATIENT
+    )
     is_default: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import re
 from dataclasses import dataclass
 
@@ -16,6 +17,20 @@ _PAYER_CODE = re.compile(r"[A-Za-z0-9]{2,80}")
 FILING_INDICATORS = frozenset({"CI", "MC", "MB", "MA", "HM", "BL", "CH", "VA", "WC", "11", "ZZ"})
 
 
+class FacilityType(enum.StrEnum):
+    """The UB-04 type of bill's facility and classification digits for the clinic's IOP/PHP claims (837I
+    CLM05-1): the two kinds of facility Medicare lets bill partial hospitalization and IOP by the day."""
+
+    HOSPITAL_OUTPATIENT = "13"
+    COMMUNITY_MENTAL_HEALTH_CENTER = "76"
+
+
+def type_of_bill(facility: FacilityType, frequency: str) -> str:
+    """The 4-character type of bill: a leading 0, the facility's two digits, the claim frequency
+    ("0131" a hospital outpatient original, "0767" a CMHC replacement)."""
+    return f"0{facility.value}{frequency}"
+
+
 @dataclass(frozen=True)
 class ProviderDraft:
     name: str
@@ -28,6 +43,7 @@ class ProviderDraft:
     postal_code: str
     contact_phone: str
     address_line2: str | None = None
+    facility_type: FacilityType = FacilityType.HOSPITAL_OUTPATIENT
 
 
 def npi_problems(npi: str, field: str = "npi") -> list[FieldProblem]:

@@ -7,6 +7,7 @@ from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from backend.billing.models import BillingProvider, ClaimFormat, Payer, PayerRuleVersion
 from backend.billing.payer_rules import RuleVersion, rules_from_json, rules_problems, version_problems
@@ -21,6 +22,13 @@ from backend.clients.models import ClientCoverage
 from backend.clients.rules import COVERAGE_ENDED
 from backend.errors import FieldProblem, InputRejected
 from backend.staff.models import StaffMember
+
+
+def default_provider(session: Session) -> BillingProvider | None:
+    """The billing provider on claims and eligibility checks: the default, else the first configured."""
+    return session.scalars(
+        select(BillingProvider).order_by(BillingProvider.is_default.desc(), BillingProvider.created_at)
+    ).first()
 
 
 def _not_found(field: str) -> InputRejected:

@@ -51,6 +51,7 @@ from backend.billing.models import (
 from backend.billing.part2_payment import part2_of, payment_consent
 from backend.billing.remittance import Outcome, parse_835
 from backend.billing.secondary_claims import after_remittance
+from backend.billing.setup_store import default_provider
 from backend.billing.x12.checks import ClaimRejected
 from backend.billing.x12.claim_837i import write_837i
 from backend.billing.x12.claim_837p import write_837p
@@ -116,7 +117,7 @@ def submit_ready_claims(
     """The READY claims in 837 files per payer and format (837P, or 837I for IOP/PHP weeks), at most
     `per_file` claims each."""
     now = now or utcnow()
-    provider = session.scalars(select(BillingProvider).order_by(BillingProvider.is_default.desc())).first()
+    provider = default_provider(session)
     if provider is None:
         log.warning("claims ready but no billing provider configured: nothing sent")
         return []

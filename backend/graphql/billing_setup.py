@@ -11,7 +11,7 @@ from strawberry.scalars import JSON
 
 from backend.billing import setup_store
 from backend.billing.models import BillingProvider, ClaimFormat, Payer, PayerRuleVersion
-from backend.billing.providers import ProviderDraft
+from backend.billing.providers import FacilityType, ProviderDraft
 from backend.graphql.access import allow
 from backend.graphql.context import Context
 from backend.graphql.errors import InvalidInput, NotFound
@@ -19,6 +19,11 @@ from backend.graphql.relay import parse_id
 from backend.graphql.transactions import Atomic, or_not_found
 
 ClaimFormatEnum = strawberry.enum(ClaimFormat, name="ClaimFormat")
+FacilityTypeEnum = strawberry.enum(
+    FacilityType,
+    name="FacilityType",
+    description="The facility on IOP/PHP claims' type of bill: hospital outpatient 013x or CMHC 076x",
+)
 
 
 @strawberry.type(name="BillingProvider")
@@ -34,6 +39,7 @@ class BillingProviderType:
     state: str
     postal_code: str
     contact_phone: str
+    facility_type: FacilityTypeEnum  # type: ignore[valid-type]
     is_default: bool
 
     @classmethod
@@ -50,6 +56,7 @@ class BillingProviderType:
             state=p.state,
             postal_code=p.postal_code,
             contact_phone=p.contact_phone,
+            facility_type=p.facility_type,
             is_default=p.is_default,
         )
 
@@ -108,6 +115,10 @@ class BillingProviderInput:
     postal_code: str
     contact_phone: str = strawberry.field(description="10 digits: the billing contact on claims")
     address_line2: str | None = None
+    facility_type: FacilityTypeEnum = strawberry.field(  # type: ignore[valid-type]
+        default=FacilityType.HOSPITAL_OUTPATIENT,
+        description="COMMUNITY_MENTAL_HEALTH_CENTER bills IOP/PHP weeks on type of bill 076x",
+    )
     is_default: bool = True
 
 
@@ -194,6 +205,7 @@ class BillingSetupMutations:
             state=input.state,
             postal_code=input.postal_code,
             contact_phone=input.contact_phone,
+            facility_type=input.facility_type,
         )
         provider = await setup_store.add_billing_provider(info.context.session, draft, input.is_default)
         info.context.audit("create", "billing_provider", str(provider.id))

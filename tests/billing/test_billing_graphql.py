@@ -49,6 +49,29 @@ def drop(tmp_path: Path) -> Iterator[Path]:
     use_clearinghouse(previous)
 
 
+def test_a_billing_provider_names_its_facility_type_for_iop_claims(
+    biller: Callable[[Tenant], Caller], make_clinic: Callable[..., Tenant]
+) -> None:
+    """Hospital outpatient unless said otherwise; a CMHC is kept; an unknown facility type is refused
+    naming the field, and nothing is stored."""
+    b = biller(make_clinic())
+    unknown = b.run("AddBillingProvider", FILE, input={**PROVIDER, "facilityType": "CLINIC"})
+    assert unknown["errors"] and "facilityType" in unknown["errors"][0]["message"]
+    assert b.data("BillingProviders", FILE)["billingProviders"] == []
+    hospital = b.data("AddBillingProvider", FILE, input=PROVIDER)["addBillingProvider"]["provider"]
+    assert hospital["facilityType"] == "HOSPITAL_OUTPATIENT"
+    cmhc = {**PROVIDER, "facilityType": "COMMUNITY_MENTAL_HEALTH_CENTER"}
+    added = b.data("AddBillingProvider", FILE, input=cmhc)["addBillingProvider"]["provider"]
+    listed = {
+        p["id"]: (p["facilityType"], p["isDefault"])
+        for p in b.data("BillingProviders", FILE)["billingProviders"]
+    }
+    assert listed == {
+        hospital["id"]: ("HOSPITAL_OUTPATIENT", False),
+        added["id"]: ("COMMUNITY_MENTAL_HEALTH_CENTER", True),
+    }
+
+
 def test_setup_errors_name_the_field_and_store_nothing(
     biller: Callable[[Tenant], Caller], make_clinic: Callable[..., Tenant]
 ) -> None:

@@ -21,9 +21,18 @@ from backend.billing.clearinghouse import FileDropClearinghouse
 from backend.billing.corrections import void_claim
 from backend.billing.engine import produce_claims
 from backend.billing.iop_claims import IOP_WEEK
-from backend.billing.models import BillingDecision, Claim, ClaimFormat, ClaimStatus, Payer, PayerRuleVersion
+from backend.billing.models import (
+    BillingDecision,
+    BillingProvider,
+    Claim,
+    ClaimFormat,
+    ClaimStatus,
+    Payer,
+    PayerRuleVersion,
+)
 from backend.billing.payer_rules import ClaimFormat as RulesFormat
 from backend.billing.payer_rules import PayerRules, rules_as_json
+from backend.billing.providers import FacilityType
 from backend.billing.submission import submit_ready_claims
 from backend.billing.x12.validation import pyx12_errors
 from backend.clients.models import Authorization, Client, ClientCoverage, ClientDiagnosis, CoveragePriority
@@ -362,6 +371,33 @@ def test_removing_a_member_from_one_iop_day_of_a_sent_week_replaces_it(
     ]
     assert last.document["institutional"]["original_claim_ref"] == "PCN-2"
     assert _days_used(database, clinic, auth) == (0, 0)
+
+
+def test_a_community_mental_health_center_bills_its_weeks_on_type_of_bill_076x(
+    database: Database, make_clinic: Callable[..., Tenant], tmp_path: Path
+) -> None:
+    """A clinic whose billing provider is a CMHC: its week claims go out as 76:A:1 (TOB 0761), pass
+    pyx12, and a sent week corrected after a removal is 0767."""
+    clinic = make_clinic()
+    with tenant_session(database.engine, clinic.schema_name) as session:
+        _, clients, sessions = _seed(session)
+        provider = session.scalars(select(BillingProvider)).one()
+        provider.facility_type = FacilityType.COMMUNITY_MENTAL_HEALTH_CENTER
+    _decide(database, clinic, sessions)
+    _build_weeks(database, clinic)
+    with tenant_session(database.engine, clinic.schema_name) as session:
+        bills = {c.document["institutional"]["type_of_bill"] for c in session.scalars(select(Claim))}
+        assert bills == {"0761"}
+        sent = submit_ready_claims(session, FileDropClearinghouse(tmp_path / "ch"))
+    assert len(sent) == 1 and sent[0].claim_count == 3
+    (file,) = (tmp_path / "ch" / "outbox").glob("*.x12")
+    text = file.read_text()
+    assert text.count("*76:A:1*") == 3 and "*13:A:" not in text and pyx12_errors(text) == []
+    _adjudicated(database, clinic, clients[0])
+    remove_from_final_record(database, clinic, sessions[2], clients[0])
+    with tenant_session(database.engine, clinic.schema_name) as session:
+        replacement = session.scalars(select(Claim).where(Claim.frequency == "7")).one()
+        assert replacement.document["institutional"]["type_of_bill"] == "0767"
 
 
 def test_removing_a_member_from_an_iop_day_not_yet_on_a_claim_gives_its_authorization_day_back(
