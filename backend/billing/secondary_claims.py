@@ -2,7 +2,8 @@
 
 Posting an 835 bills the secondary at once when the member has a current secondary coverage linked
 to a payer (`after_remittance`); a biller does the same later with `billSecondary` when the coverage
-was entered after the 835 came (`bill_secondary`), and corrects a secondary claim with a replacement
+was entered after the 835 came (`bill_secondary`; `pending_secondaries` lists what waits, and
+why), and corrects a secondary claim with a replacement
 rebuilt from the primary's latest answer (`secondary_replacement`) or a void. One original secondary
 claim per service (the claims' unique index). The claim is coded by the secondary payer's rules and
 quotes (and uses one session of) an authorization of the secondary coverage, required when its rules
@@ -19,8 +20,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Date, Select, cast, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Date, Select, cast, exists, func, select
+from sqlalchemy.orm import Session, aliased
 
 from backend.billing import claims as doc
 from backend.billing.claim_builder import claim_number
@@ -104,11 +105,16 @@ class _Terms:
 
 
 def _terms(
-    session: Session, primary: Claim, coverage: ClientCoverage, replacing: Claim | None = None
+    session: Session,
+    primary: Claim,
+    coverage: ClientCoverage,
+    replacing: Claim | None = None,
+    lock: bool = True,
 ) -> _Terms:
     """The secondary payer's rules in force on the date of service code the member's line; the claim
     quotes an authorization of the secondary coverage for the session's service with sessions left
-    (a replacement, the one its original quoted), and one is needed when the payer requires it."""
+    (a replacement, the one its original quoted), and one is needed when the payer requires it. The
+    authorization is locked for its use unless `lock` is false (a check that bills nothing)."""
     assert coverage.payer_id is not None
     rules = rules_on(session, coverage.payer_id, primary.service_date)
     if rules is None:
@@ -126,7 +132,7 @@ def _terms(
         return _Terms(Coding(place, modifiers), session.get(Authorization, kept) if kept else None)
     service = authorized_service(billing.facts.level_of_care, billing.facts.program_kind)
     day = primary.service_date
-    authorization = session.scalar(
+    usable = (
         select(Authorization)
         .where(
             Authorization.coverage_id == coverage.id,
@@ -137,8 +143,8 @@ def _terms(
         )
         .order_by(Authorization.ends_on, Authorization.created_at)
         .limit(1)
-        .with_for_update()
     )
+    authorization = session.scalar(usable.with_for_update() if lock else usable)
     if authorization is None and rules.authorization_required:
         raise _refused(
             "no_active_authorization", "the secondary payer requires an authorization with sessions left"
@@ -183,9 +189,18 @@ def _document(
     return with_part2(claim_document(new_subscriber, new_claim), part2)
 
 
-def bill_secondary(session: Session, primary: Claim) -> Claim:
-    """The READY claim to the member's secondary payer for `primary` after its 835; raises
-    InputRejected naming why it cannot be billed."""
+@dataclass(frozen=True)
+class _Billable:
+    """Everything a secondary claim for a primary claim is made of, all checked."""
+
+    coverage: ClientCoverage
+    authorization: Authorization | None
+    number: str
+    document: dict[str, object]
+
+
+def _billable(session: Session, primary: Claim, lock: bool = True) -> _Billable:
+    """The secondary claim `primary` allows now, or InputRejected naming why not; writes nothing."""
     now = utcnow()
     if primary.claim_format is not ClaimFormat.PROFESSIONAL or primary.responsibility != PRIMARY:
         raise _refused("not_primary_professional", "only a professional claim to the primary payer")
@@ -205,9 +220,16 @@ def bill_secondary(session: Session, primary: Claim) -> Claim:
             "already_billed", "the secondary payer was billed for this service: replace that claim"
         )
     number = claim_number()
-    terms = _terms(session, primary, coverage)
+    terms = _terms(session, primary, coverage, lock=lock)
     document = _document(session, primary, adjudication, coverage, terms, number, now)
-    authorization = terms.authorization
+    return _Billable(coverage, terms.authorization, number, document)
+
+
+def bill_secondary(session: Session, primary: Claim) -> Claim:
+    """The READY claim to the member's secondary payer for `primary` after its 835; raises
+    InputRejected naming why it cannot be billed."""
+    billable = _billable(session, primary)
+    authorization = billable.authorization
     if authorization is not None:  # one use per new claim, given back by its void
         authorization.sessions_used += 1
     claim = Claim(
@@ -215,9 +237,9 @@ def bill_secondary(session: Session, primary: Claim) -> Claim:
         billable_event_id=primary.billable_event_id,
         session_id=primary.session_id,
         client_id=primary.client_id,
-        payer_id=coverage.payer_id,
+        payer_id=billable.coverage.payer_id,
         authorization_id=authorization.id if authorization else None,
-        claim_number=number,
+        claim_number=billable.number,
         claim_format=ClaimFormat.PROFESSIONAL,
         frequency="1",
         responsibility=SECONDARY,
@@ -225,7 +247,7 @@ def bill_secondary(session: Session, primary: Claim) -> Claim:
         status=ClaimStatus.READY,
         service_date=primary.service_date,
         total_charge=primary.total_charge,
-        document=document,
+        document=billable.document,
     )
     session.add(claim)
     session.flush()
@@ -268,6 +290,55 @@ def bill_secondary_of(session: Session, claim_id: uuid.UUID) -> Claim:
     if primary is None:
         raise _refused("not_found", "does not name a claim in this clinic")
     return bill_secondary(session, primary)
+
+
+@dataclass(frozen=True)
+class PendingSecondary:
+    """A primary claim answered with a balance, for a member with a current secondary coverage, not
+    billed to it yet: ready (`blocked_by` None, `billSecondary` bills it) or what holds it now."""
+
+    primary: Claim
+    owed: Decimal
+    blocked_by: FieldProblem | None
+
+
+def pending_secondaries(session: Session, limit: int) -> list[PendingSecondary]:
+    """The billers' secondary work list, oldest service first: each answered primary professional claim
+    with something unpaid whose member has a current secondary coverage (linked to a payer or not) and
+    no secondary claim, with the reason `billSecondary` would refuse it today (checked, nothing written
+    or locked): the list an automatic secondary claim that could not be made lands on."""
+    billed = aliased(Claim)
+    candidates = session.scalars(
+        select(Claim)
+        .where(
+            Claim.responsibility == PRIMARY,
+            Claim.claim_format == ClaimFormat.PROFESSIONAL,
+            Claim.status.in_([ClaimStatus.PAID, ClaimStatus.PARTIALLY_PAID, ClaimStatus.DENIED]),
+            func.coalesce(Claim.paid_amount, 0) < Claim.total_charge,
+            exists().where(
+                ClientCoverage.client_id == Claim.client_id,
+                ClientCoverage.priority == CoveragePriority.SECONDARY,
+                ClientCoverage.ended_at.is_(None),
+            ),
+            ~exists().where(
+                billed.billable_event_id == Claim.billable_event_id,
+                billed.responsibility == SECONDARY,
+                billed.frequency == "1",
+            ),
+        )
+        .order_by(Claim.service_date, Claim.created_at)
+        .limit(limit)
+    )
+    pending = []
+    for primary in candidates:
+        try:
+            _billable(session, primary, lock=False)
+            blocked_by = None
+        except InputRejected as refused:
+            blocked_by = refused.problems[0]
+        owed = primary.total_charge - (primary.paid_amount or Decimal(0))
+        pending.append(PendingSecondary(primary, owed, blocked_by))
+    return pending
 
 
 def after_remittance(session: Session, posted: Sequence[tuple[Claim, str]]) -> list[Claim]:

@@ -16,7 +16,7 @@ from backend.billing.claim_builder import claimable
 from backend.billing.decisions import NOTE_CODES, Decision
 from backend.billing.engine import POLL_CLEARINGHOUSE, SESSION_CLOSED, SUBMIT_CLAIMS
 from backend.billing.models import BillingDecision, Claim, ClaimPayment, ClaimStatus
-from backend.billing.secondary_claims import bill_secondary_of
+from backend.billing.secondary_claims import PendingSecondary, bill_secondary_of, pending_secondaries
 from backend.billing.session_facts import load
 from backend.documentation.models import SessionRecord
 from backend.documentation.signoff import RecordStatus
@@ -24,8 +24,8 @@ from backend.errors import FieldProblem, InputRejected
 from backend.graphql.access import allow
 from backend.graphql.clients_types import CLIENT_FIELD, ClientNode, client_of
 from backend.graphql.context import Context
-from backend.graphql.errors import BadRequest, InvalidInput, NotFound
-from backend.graphql.relay import parse_id
+from backend.graphql.errors import BadRequest, FieldError, InvalidInput, NotFound
+from backend.graphql.relay import MAX_PAGE, parse_id
 from backend.graphql.transactions import Atomic, or_not_found
 from backend.workers.outbox import add_message
 
@@ -199,12 +199,29 @@ class WorkQueued:
     kind: str
 
 
+@strawberry.type
+class SecondaryPending:
+    """A primary claim answered with a balance whose member has a secondary coverage not billed yet."""
+
+    claim: ClaimType
+    owed: str = strawberry.field(description='What the primary payer left unpaid, e.g. "35.00"')
+    blocked_by: FieldError | None = strawberry.field(
+        description="Why billSecondary would refuse it now (no_rules_in_force, no_active_authorization, "
+        "no_part2_consent...); null: ready, billSecondary bills it"
+    )
+
+
 ClaimChange = Annotated[ClaimResult | InvalidInput | NotFound, strawberry.union("ClaimChange")]
 RebillResult = Annotated[WorkQueued | InvalidInput | NotFound, strawberry.union("RebillResult")]
 
 
 async def _claims(context: Context, stmt: Any) -> list[ClaimType]:
     claims = list(await context.session.scalars(stmt.order_by(Claim.service_date, Claim.created_at)))
+    return await _claim_types(context, claims)
+
+
+async def _claim_types(context: Context, claims: list[Claim]) -> list[ClaimType]:
+    """The claims with their payments (one query), each read audited."""
     payments: dict[uuid.UUID, list[ClaimPayment]] = {c.id: [] for c in claims}
     if claims:
         for p in await context.session.scalars(
@@ -262,6 +279,27 @@ class BillingClaimQueries:
         """Each of the member's claims with its status, payments (CARC/RARC) and patient responsibility."""
         cid = parse_id(client_id, "clientId", in_input=False)
         return await _claims(info.context, select(Claim).where(Claim.client_id == cid))
+
+    @strawberry.field(permission_classes=[allow("claim", "read")])
+    async def secondary_claims_pending(
+        self, info: strawberry.Info[Context, Any], first: int = 50
+    ) -> list[SecondaryPending]:
+        """The oldest `first` services the primary payer answered with a balance, whose member has a
+        secondary coverage, not yet billed to it: each with what holds it, or ready for billSecondary."""
+        if not 1 <= first <= MAX_PAGE:
+            raise BadRequest("first", f"must be between 1 and {MAX_PAGE}")
+        pending: list[PendingSecondary] = await info.context.session.run_sync(
+            lambda sync: pending_secondaries(sync, first)
+        )
+        claims = await _claim_types(info.context, [p.primary for p in pending])
+        return [
+            SecondaryPending(
+                claim=claim,
+                owed=f"{p.owed:.2f}",
+                blocked_by=None if p.blocked_by is None else FieldError.of(p.blocked_by),
+            )
+            for p, claim in zip(pending, claims, strict=True)
+        ]
 
 
 @strawberry.type

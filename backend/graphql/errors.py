@@ -27,6 +27,10 @@ class FieldError:
     code: str
     message: str
 
+    @classmethod
+    def of(cls, problem: FieldProblem) -> FieldError:
+        return cls(field=problem.field, code=problem.code, message=problem.message)
+
 
 @strawberry.type
 class InvalidInput(UserError):
@@ -41,7 +45,7 @@ class InvalidInput(UserError):
             field=first.field,
             code=first.code,
             message=f"{first.field} {first.message}",
-            errors=[FieldError(field=p.field, code=p.code, message=p.message) for p in problems],
+            errors=[FieldError.of(p) for p in problems],
         )
 
 

@@ -326,6 +326,68 @@ def test_a_biller_bills_a_secondary_entered_after_the_835_and_is_told_why_not_ot
     assert bill(uuid.uuid4())["__typename"] == "NotFound"
 
 
+def test_the_secondary_work_list_shows_each_answered_balance_and_what_holds_it_until_billed(
+    billed: Scenario,  # noqa: F811
+    drop: Path,
+) -> None:
+    """After the 835 (80% paid), a secondary entered for member 2 puts their claim on the billers'
+    list with what is owed and why billSecondary would refuse it (the secondary requires an
+    authorization); once the secondary has one, the entry is ready; billed, it leaves the list.
+    Members with no secondary never appear."""
+    s = billed
+    member = s.group.members[2].client_id
+    with tenant_session(s.database.engine, s.clinic.schema_name) as session:
+        session.add(billing_provider())
+    _process_kind(s, SESSION_CLOSED)
+    _process_kind(s, SUBMIT_CLAIMS)
+    folder = drop / s.clinic.schema_name
+    SimulatedClearinghouse(folder).process()
+    with tenant_session(s.database.engine, s.clinic.schema_name) as session:
+        process_responses(session, FileDropClearinghouse(folder))
+        primary = session.scalars(select(Claim).where(Claim.client_id == member)).one()
+        second = session.scalars(select(Payer).where(Payer.id != primary.payer_id)).one()
+        version = session.scalars(
+            select(PayerRuleVersion).where(PayerRuleVersion.payer_id == second.id)
+        ).one()
+        version.rules = {**version.rules, "authorization_required": True}
+
+    def pending() -> list[dict[str, object]]:
+        answer = s.biller.data("SecondaryClaimsPending", "billing.graphql")["secondaryClaimsPending"]
+        return list(answer)
+
+    assert pending() == [], "nobody has a secondary coverage yet"
+    with tenant_session(s.database.engine, s.clinic.schema_name) as session:
+        coverage = ClientCoverage(
+            client_id=member, priority=CoveragePriority.SECONDARY, payer_name=second.name,
+            member_id="SEC-88", payer_id=second.id,
+        )  # fmt: skip
+        session.add(coverage)
+    (held,) = pending()
+    assert primary.paid_amount is not None
+    assert held["claim"]["id"] == str(primary.id) and held["claim"]["client"]["id"]
+    assert held["owed"] == f"{primary.total_charge - primary.paid_amount:.2f}"
+    assert held["blockedBy"]["code"] == "no_active_authorization"
+    with tenant_session(s.database.engine, s.clinic.schema_name) as session:
+        session.add(
+            Authorization(
+                client_id=member, coverage_id=coverage.id, reference="SEC-PA-1",
+                sessions_authorized=4, starts_on=date(2026, 1, 1), ends_on=date(2026, 12, 31),
+            )
+        )  # fmt: skip
+    (ready,) = pending()
+    assert ready["blockedBy"] is None
+    with tenant_session(s.database.engine, s.clinic.schema_name) as session:
+        used = session.scalars(
+            select(Authorization.sessions_used).where(Authorization.reference == "SEC-PA-1")
+        )
+        assert used.one() == 0, "the list checks, it uses nothing"
+    made = s.biller.data("BillSecondary", "billing.graphql", claimId=str(primary.id))["billSecondary"]
+    assert made["__typename"] == "ClaimResult", made
+    assert pending() == []
+    refused = s.biller.run("SecondaryClaimsPending", "billing.graphql", first=0)
+    assert refused["errors"] and "first" in refused["errors"][0]["message"]
+
+
 def session_claim(s: Scenario, client_id: uuid.UUID) -> uuid.UUID:
     with tenant_session(s.database.engine, s.clinic.schema_name) as session:
         return session.scalars(select(Claim.id).where(Claim.client_id == client_id)).one()
