@@ -7,11 +7,14 @@ A member removed from a final record has their claim withdrawn: deleted while st
 once the payer has it (an unsent replacement becomes the void of the claim it was to replace). An
 IOP/PHP week (837I) is corrected as a whole, rebuilt from its days: removing a member from one day
 rewrites, replaces or voids the week without that day.
+A primary payer that answers a claim again moves its secondary claim with it (`follow_primary_answers`).
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import replace
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -20,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.billing.claim_builder import build_claim, claim_number, claimable
+from backend.billing.coordination import ADJUDICATED
 from backend.billing.documents import (
     claim_document,
     claim_from_document,
@@ -29,9 +33,9 @@ from backend.billing.documents import (
     institutional_from_document,
 )
 from backend.billing.iop_claims import give_back_days, rebuilt_week, week_claims_of_day
-from backend.billing.models import SECONDARY, Claim, ClaimFormat, ClaimStatus
+from backend.billing.models import PRIMARY, SECONDARY, Claim, ClaimFormat, ClaimStatus
 from backend.billing.part2_payment import part2_of, with_part2
-from backend.billing.secondary_claims import secondary_replacement
+from backend.billing.secondary_claims import carries_answer, rebuilt_secondary
 from backend.billing.session_facts import load
 from backend.clients.models import Authorization
 from backend.clients.store import give_back_uses
@@ -41,6 +45,7 @@ from backend.programs.models import LevelOfCare, Program
 from backend.scheduling.models import GroupSession
 from backend.workers.outbox import Payload, handler
 
+log = logging.getLogger(__name__)
 MEMBER_REMOVED = "billing.member_removed"
 CORRECTABLE = (
     ClaimStatus.SUBMITTED,
@@ -96,7 +101,9 @@ def replace_claim(session: Session, claim_id: uuid.UUID) -> Claim:
         return _replace_week(session, original)
     if original.responsibility == SECONDARY:
         number = claim_number()
-        document, total, primary_id = secondary_replacement(session, original, number)
+        document, total, primary_id = rebuilt_secondary(
+            session, original, number, "7", original.payer_claim_number
+        )
         successor = _successor(original, number, "7", document, total)
         successor.primary_claim_id = primary_id
         return _replaces(session, original, successor)
@@ -246,3 +253,59 @@ def _without_removed_day(session: Session, claim: Claim) -> None:
             replace_claim(session, claim.id)
         except InputRejected:  # no day of the week is billable any more
             void_claim(session, claim.id)
+
+
+def follow_primary_answers(session: Session, posted: Sequence[tuple[Claim, str]]) -> None:
+    """Primary claims an 835 answered again (a reversal and its correction, or a later payment) whose
+    service was billed to the secondary payer with the earlier answer: an unsent secondary claim is
+    rebuilt in place, a sent one replaced (7) naming the secondary payer's claim; when the new answer
+    leaves nothing owed, the unsent one is withdrawn and a sent one voided. A reversal alone changes
+    nothing here: the unsent secondary claim waits for the new answer (submission holds it)."""
+    last = {claim.id: (claim, outcome) for claim, outcome in posted}
+    for primary, outcome in last.values():
+        if primary.responsibility != PRIMARY or outcome not in ADJUDICATED:
+            continue
+        secondary = session.scalar(
+            select(Claim)
+            .where(
+                Claim.billable_event_id == primary.billable_event_id,
+                Claim.responsibility == SECONDARY,
+                Claim.frequency.in_(["1", "7"]),
+                Claim.status.not_in([ClaimStatus.VOIDED, ClaimStatus.REPLACED]),
+            )
+            .order_by(Claim.created_at.desc())
+            .limit(1)
+            .with_for_update()
+        )
+        if secondary is None or carries_answer(session, secondary, primary):
+            continue
+        try:
+            _follow(session, secondary)
+        except InputRejected as refused:  # by code, never PHI: the biller corrects it by hand
+            log.info("secondary claim %s left as it was (%s)", secondary.id, refused.problems[0].code)
+
+
+def _follow(session: Session, secondary: Claim) -> None:
+    nothing_owed = "nothing_owed"
+    if secondary.status == ClaimStatus.READY:
+        ref = claim_from_document(secondary.document)[1].original_claim_ref
+        try:
+            secondary.document, secondary.total_charge, secondary.primary_claim_id = rebuilt_secondary(
+                session, secondary, secondary.claim_number, secondary.frequency, ref
+            )
+            secondary.updated_at = utcnow()
+        except InputRejected as refused:
+            if refused.problems[0].code != nothing_owed:
+                raise
+            _withdraw(session, secondary)
+    elif secondary.payer_claim_number:
+        try:
+            replace_claim(session, secondary.id)
+        except InputRejected as refused:
+            if refused.problems[0].code != nothing_owed:
+                raise
+            void_claim(session, secondary.id)
+    else:
+        raise InputRejected(
+            [FieldProblem("claimId", "not_adjudicated", "the secondary payer has not numbered it yet")]
+        )

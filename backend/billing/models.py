@@ -207,7 +207,8 @@ class ClaimPayment(TenantBase):
     """One 835 claim payment (CLP) matched to our claim: paid, adjusted or denied with CARC/RARC."""
 
     __tablename__ = "claim_payments"
-    __table_args__ = (UniqueConstraint("remittance_id", "claim_id"),)
+    # A remittance may reverse a claim's payment (CLP02 22) and pay it again in the same file.
+    __table_args__ = (UniqueConstraint("remittance_id", "claim_id", "status_code"),)
 
     id: Mapped[uuid.UUID] = uuid_pk()
     remittance_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("remittances.id", ondelete="CASCADE"))

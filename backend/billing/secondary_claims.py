@@ -1,26 +1,32 @@
 """Billing the member's secondary payer after the primary's 835 (rules: backend.billing.coordination).
 
-Posting an 835 bills the secondary at once when the member has a current secondary coverage linked
-to a payer (`after_remittance`); a biller does the same later with `billSecondary` when the coverage
-was entered after the 835 came (`bill_secondary`; `pending_secondaries` lists what waits, and
-why), and corrects a secondary claim with a replacement
-rebuilt from the primary's latest answer (`secondary_replacement`) or a void. One original secondary
-claim per service (the claims' unique index). The claim is coded by the secondary payer's rules and
-quotes (and uses one session of) an authorization of the secondary coverage, required when its rules
-say so; a void gives the use back. A claim carrying Part 2 information goes to the secondary payer
-only under a consent naming that payer for payment.
+- Posting an 835 bills the secondary at once when the member has a current secondary coverage linked
+  to a payer (`after_remittance`).
+- A biller does the same later with `billSecondary` when the coverage was entered after the 835 came
+  (`bill_secondary`); `pending_secondaries` lists what waits, and why.
+- A secondary claim is corrected with a replacement rebuilt from the primary's latest answer
+  (`rebuilt_secondary`) or a void. When the primary payer answers again (a reversal and its
+  correction), backend.billing.corrections makes the secondary claim follow (`carries_answer`); one
+  whose primary payment was reversed waits for the new answer (`held_for_reversal`).
+
+One original secondary claim per service (the claims' unique index). The claim is coded by the
+secondary payer's rules and quotes (and uses one session of) an authorization of the secondary
+coverage, required when its rules say so; a void gives the use back. A claim carrying Part 2
+information goes to the secondary payer only under a consent naming that payer for payment.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import Date, Select, cast, exists, func, select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session, aliased
 
 from backend.billing import claims as doc
@@ -45,6 +51,7 @@ from backend.billing.models import (
     Remittance,
 )
 from backend.billing.part2_payment import Part2Payment, part2_of, payment_consent, with_part2
+from backend.billing.remittance import Outcome
 from backend.billing.session_facts import load, rules_on
 from backend.clients.models import Authorization, ClientCoverage
 from backend.clients.rules import CoveragePriority
@@ -73,13 +80,17 @@ def secondary_coverage(session: Session, client_id: uuid.UUID) -> ClientCoverage
     return session.scalar(_secondary_coverages([client_id]))
 
 
+#: Latest answer first; a reversal and its correction posted together: the correction.
+LATEST_ANSWER = (ClaimPayment.created_at.desc(), (ClaimPayment.outcome == Outcome.REVERSED).asc())
+
+
 def _adjudication(session: Session, primary: Claim) -> PrimaryAdjudication:
     """The primary's latest 835 answer to the claim, dated by its remittance (payment, else receipt)."""
     found = session.execute(
         select(ClaimPayment, func.coalesce(Remittance.payment_date, cast(Remittance.received_at, Date)))
         .join(Remittance, Remittance.id == ClaimPayment.remittance_id)
         .where(ClaimPayment.claim_id == primary.id)
-        .order_by(ClaimPayment.created_at.desc())
+        .order_by(*LATEST_ANSWER)
         .limit(1)
     ).first()
     if found is None:
@@ -254,33 +265,76 @@ def bill_secondary(session: Session, primary: Claim) -> Claim:
     return claim
 
 
-def secondary_replacement(
-    session: Session, original: Claim, number: str
-) -> tuple[dict[str, object], Decimal, uuid.UUID]:
-    """The document and total of claim `number` replacing (frequency 7) the secondary claim
-    `original`, rebuilt from the primary's latest answer for the service (a primary claim replaced
-    and adjudicated again since) with the authorization the original quoted; and that primary claim."""
-    primary = session.scalar(
+def _answered_primary(session: Session, billable_event_id: uuid.UUID) -> Claim | None:
+    """The primary claim for the service its payer answered last (a replaced one's successor, once
+    answered)."""
+    return session.scalar(
         select(Claim)
         .join(ClaimPayment, ClaimPayment.claim_id == Claim.id)
-        .where(Claim.billable_event_id == original.billable_event_id, Claim.responsibility == PRIMARY)
-        .order_by(ClaimPayment.created_at.desc())
+        .where(Claim.billable_event_id == billable_event_id, Claim.responsibility == PRIMARY)
+        .order_by(*LATEST_ANSWER)
         .limit(1)
     )
+
+
+def rebuilt_secondary(
+    session: Session, secondary: Claim, number: str, frequency: str, original_ref: str | None
+) -> tuple[dict[str, object], Decimal, uuid.UUID]:
+    """The document and total of claim `number` (frequency 1, or 7 naming the payer's `original_ref`)
+    billing the service of `secondary` again from the primary's latest answer, with the authorization
+    `secondary` quoted; and the primary claim answered. InputRejected when the answer leaves nothing
+    (`nothing_owed`, `not_adjudicated` after a reversal) or the secondary payer changed."""
+    primary = _answered_primary(session, secondary.billable_event_id)
     if primary is None:
         raise _refused("not_adjudicated", "the primary payer has not answered this service")
-    coverage = secondary_coverage(session, original.client_id)
-    if coverage is None or coverage.payer_id != original.payer_id:
+    coverage = secondary_coverage(session, secondary.client_id)
+    if coverage is None or coverage.payer_id != secondary.payer_id:
         raise _refused("coverage_changed", "the member's secondary payer changed: void this claim instead")
-    terms = _terms(session, primary, coverage, replacing=original)
+    terms = _terms(session, primary, coverage, replacing=secondary)
     document = _document(session, primary, _adjudication(session, primary), coverage, terms, number, utcnow())
     subscriber, claim = claim_from_document(document)
-    corrected = replace(claim, frequency="7", original_claim_ref=original.payer_claim_number)
+    rebuilt = replace(claim, frequency=frequency, original_claim_ref=original_ref)
     return (
-        with_part2(claim_document(subscriber, corrected), part2_of(document)),
-        corrected.total_charge,
+        with_part2(claim_document(subscriber, rebuilt), part2_of(document)),
+        rebuilt.total_charge,
         primary.id,
     )
+
+
+def carries_answer(session: Session, secondary: Claim, primary: Claim) -> bool:
+    """Whether the secondary claim quotes the primary's latest answer (what it paid and adjusted)."""
+    other = claim_from_document(secondary.document)[1].other_payer
+    try:
+        answer = _adjudication(session, primary)
+    except InputRejected:
+        return False
+    return other is not None and (other.paid, Counter(other.lines[0].adjustments)) == (
+        answer.paid,
+        Counter(answer.adjustments),
+    )
+
+
+def held_for_reversal(session: Session, claims: Sequence[Claim]) -> set[uuid.UUID]:
+    """The secondary claims among `claims` whose primary payer's latest answer for the service is a
+    reversal: they quote a payment taken back, and wait for its new answer (which rebuilds them)."""
+    secondaries = [c for c in claims if c.responsibility == SECONDARY]
+    if not secondaries:
+        return set()
+    reversed_events = {
+        event
+        for event, outcome in session.execute(
+            select(Claim.billable_event_id, ClaimPayment.outcome)
+            .join(ClaimPayment, ClaimPayment.claim_id == Claim.id)
+            .where(
+                Claim.billable_event_id.in_({c.billable_event_id for c in secondaries}),
+                Claim.responsibility == PRIMARY,
+            )
+            .order_by(Claim.billable_event_id, *LATEST_ANSWER)
+            .ext(distinct_on(Claim.billable_event_id))
+        )
+        if outcome == Outcome.REVERSED
+    }
+    return {c.id for c in secondaries if c.billable_event_id in reversed_events}
 
 
 def bill_secondary_of(session: Session, claim_id: uuid.UUID) -> Claim:
@@ -345,7 +399,10 @@ def after_remittance(session: Session, posted: Sequence[tuple[Claim, str]]) -> l
     """Bill the secondary payer for each primary claim an 835 just adjudicated (claim, outcome) whose
     member has one (one query finds them); a reason one cannot be billed is logged by code (never
     PHI) and left for `billSecondary`."""
-    adjudicated = [c for c, outcome in posted if outcome in ADJUDICATED and c.responsibility == PRIMARY]
+    last = {claim.id: (claim, outcome) for claim, outcome in posted}  # a reversal, then its correction
+    adjudicated = [
+        c for c, outcome in last.values() if outcome in ADJUDICATED and c.responsibility == PRIMARY
+    ]
     if not adjudicated:
         return []
     covered = set(

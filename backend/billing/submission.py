@@ -29,7 +29,7 @@ from backend.billing.clearinghouse import (
     parse_277ca,
     parse_999,
 )
-from backend.billing.corrections import give_back_authorization
+from backend.billing.corrections import follow_primary_answers, give_back_authorization
 from backend.billing.decisions import NO_PART2_CONSENT
 from backend.billing.documents import claim_from_document, institutional_from_document
 from backend.billing.eligibility import eligibility_outcome, parse_271
@@ -50,7 +50,7 @@ from backend.billing.models import (
 )
 from backend.billing.part2_payment import part2_of, payment_consent
 from backend.billing.remittance import Outcome, parse_835
-from backend.billing.secondary_claims import after_remittance
+from backend.billing.secondary_claims import after_remittance, held_for_reversal
 from backend.billing.setup_store import default_provider
 from backend.billing.x12.checks import ClaimRejected
 from backend.billing.x12.claim_837i import write_837i
@@ -129,7 +129,8 @@ def submit_ready_claims(
             .with_for_update(skip_locked=True)
         )
     )
-    ready, consent_of = _with_part2_consent(session, ready, now)
+    held = held_for_reversal(session, ready)
+    ready, consent_of = _with_part2_consent(session, [c for c in ready if c.id not in held], now)
     by_payer: dict[tuple[uuid.UUID, ClaimFormat], list[Claim]] = defaultdict(list)
     for claim in ready:
         by_payer[(claim.payer_id, claim.claim_format)].append(claim)
@@ -367,6 +368,7 @@ def _apply_835(session: Session, response: Response) -> None:
         claim.updated_at = utcnow()
         posted.append((claim, payment.outcome))
     session.flush()  # the payments are on file for the secondary claims to quote
+    follow_primary_answers(session, posted)
     after_remittance(session, posted)
 
 

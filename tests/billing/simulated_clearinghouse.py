@@ -19,7 +19,9 @@ Rules, keyed on the member id (test data only):
 | `EXHAUSTED`           |                       | 271: active, visit limit 30, 0 remaining                   |
 | anything else         |                       | 271: active, copay 25, coinsurance 20%, 30 visits, 18 left |
 
-Run `process()` for one pass (what tests do), or `watch(stop)` in a thread.
+Run `process()` for one pass (what tests do), or `watch(stop)` in a thread. `readjudicate(claim_id,
+pay_rate)` answers a claim it paid again, as payers do: one 835 with the reversal of the first payment
+(CLP02 22, amounts negated) and, unless `pay_rate` is None, the corrected payment at the new rate.
 """
 
 from __future__ import annotations
@@ -92,6 +94,8 @@ class SimulatedClearinghouse:
         (root / "inbox").mkdir(parents=True, exist_ok=True)
         self._control = 900000
         self._payer_claims = 0
+        # Each claim paid: its batch and the rate it was paid at (what a reversal takes back).
+        self._paid: dict[str, tuple[_Batch, _Claim, Decimal | None]] = {}
 
     def process(self) -> int:
         """Answer every file waiting in the outbox; returns how many were taken."""
@@ -185,40 +189,72 @@ class SimulatedClearinghouse:
             body.append(f"DTP*472*RD8*{first}-{last}")
         return self._interchange("HN", "277", "005010X214", body, batch)
 
+    def readjudicate(self, claim_id: str, pay_rate: Decimal | None) -> None:
+        """A claim answered again: the reversal of its payment (none when the last answer was a
+        reversal), then, unless `pay_rate` is None, its payment at `pay_rate`."""
+        batch, claim, paid_at = self._paid[claim_id]
+        clp: list[str] = []
+        total = Decimal("0.00")
+        if paid_at is not None:
+            clp, taken_back = self._clp(claim, paid_at, reversal=True)
+            total -= taken_back
+        if pay_rate is not None:
+            corrected, paid = self._clp(claim, pay_rate)
+            clp += corrected
+            total += paid
+        self._paid[claim_id] = (batch, claim, pay_rate)
+        stem = f"readjudicated-{self._next_control()}"
+        self._respond(f"{stem}-835-{claim.payer_id}.x12", self._remittance(batch, [claim], clp, total))
+
+    def _clp(self, claim: _Claim, pay_rate: Decimal, reversal: bool = False) -> tuple[list[str], Decimal]:
+        """One claim's CLP loop and what it pays (a reversal negates every amount: CLP02 22)."""
+        denied = claim.member_id.startswith("DENY")
+        paid_lines = [
+            Decimal(0) if denied else (line.charge * pay_rate).quantize(CENT, ROUND_HALF_UP)
+            for line in claim.lines
+        ]
+        paid = sum(paid_lines, Decimal("0.00"))
+        owed = Decimal("0.00") if denied else claim.charge - paid
+        sign = -1 if reversal else 1
+        status = "22" if reversal else "4" if denied else "1"
+        clp = [
+            f"CLP*{claim.claim_id}*{status}*{_amount(sign * claim.charge)}*{_amount(sign * paid)}*"
+            f"{_amount(sign * owed) if owed else ''}*{FILING_TO_CLP06.get(claim.filing, '12')}*"
+            f"{self._payer_claim_number(claim)}*{claim.facility}*{claim.frequency}",
+            f"NM1*QC*1*{claim.last_name}*{claim.first_name}****MI*{claim.member_id}",
+        ]
+        if claim.statement:
+            first, last = claim.statement.split("-")
+            clp += [f"DTM*232*{first}", f"DTM*233*{last}"]
+        for line, line_paid in zip(claim.lines, paid_lines, strict=True):
+            procedure = line.procedure if line.procedure else f"NU:{line.revenue_code}"
+            amounts = f"{_amount(sign * line.charge)}*{_amount(sign * line_paid)}"
+            units = f"-{line.units}" if reversal else line.units
+            clp.append(f"SVC*{procedure}*{amounts}*{line.revenue_code or ''}*{units}")
+            if line.service_date:
+                clp.append(f"DTM*472*{line.service_date}")
+            if denied:
+                clp += [f"CAS*CO*50*{_amount(sign * line.charge)}", "LQ*HE*N115"]
+            elif line.charge != line_paid:
+                clp.append(f"CAS*PR*2*{_amount(sign * (line.charge - line_paid))}")
+        return clp, sign * paid
+
     def _write_835(self, batch: _Batch, claims: list[_Claim]) -> str:
-        day = self.today.strftime("%Y%m%d")
         clp: list[str] = []
         total = Decimal("0.00")
         for claim in claims:
-            denied = claim.member_id.startswith("DENY")
-            paid_lines = [
-                Decimal(0) if denied else (line.charge * self.pay_rate).quantize(CENT, ROUND_HALF_UP)
-                for line in claim.lines
-            ]
-            paid = sum(paid_lines, Decimal("0.00"))
-            owed = Decimal("0.00") if denied else claim.charge - paid
+            loop, paid = self._clp(claim, self.pay_rate)
+            clp += loop
             total += paid
-            clp += [
-                f"CLP*{claim.claim_id}*{'4' if denied else '1'}*{_amount(claim.charge)}*{_amount(paid)}*"
-                f"{_amount(owed) if owed else ''}*{FILING_TO_CLP06.get(claim.filing, '12')}*"
-                f"{self._payer_claim_number(claim)}*{claim.facility}*{claim.frequency}",
-                f"NM1*QC*1*{claim.last_name}*{claim.first_name}****MI*{claim.member_id}",
-            ]
-            if claim.statement:
-                first, last = claim.statement.split("-")
-                clp += [f"DTM*232*{first}", f"DTM*233*{last}"]
-            for line, line_paid in zip(claim.lines, paid_lines, strict=True):
-                procedure = line.procedure if line.procedure else f"NU:{line.revenue_code}"
-                amounts = f"{_amount(line.charge)}*{_amount(line_paid)}"
-                clp.append(f"SVC*{procedure}*{amounts}*{line.revenue_code or ''}*{line.units}")
-                if line.service_date:
-                    clp.append(f"DTM*472*{line.service_date}")
-                if denied:
-                    clp += [f"CAS*CO*50*{_amount(line.charge)}", "LQ*HE*N115"]
-                elif line.charge != line_paid:
-                    clp.append(f"CAS*PR*2*{_amount(line.charge - line_paid)}")
+            self._paid[claim.claim_id] = (batch, claim, self.pay_rate)
+        return self._remittance(batch, claims, clp, total)
+
+    def _remittance(self, batch: _Batch, claims: list[_Claim], clp: list[str], total: Decimal) -> str:
+        day = self.today.strftime("%Y%m%d")
         method = (
-            f"BPR*I*{_amount(total)}*C*CHK************{day}" if total else f"BPR*H*0*C*NON************{day}"
+            f"BPR*I*{_amount(total)}*C*CHK************{day}"
+            if total > 0
+            else f"BPR*H*0*C*NON************{day}"
         )
         body = [
             method,

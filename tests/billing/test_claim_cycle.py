@@ -388,6 +388,124 @@ def test_the_secondary_work_list_shows_each_answered_balance_and_what_holds_it_u
     assert refused["errors"] and "first" in refused["errors"][0]["message"]
 
 
+def _secondary_made(s: Scenario, drop: Path) -> tuple[SimulatedClearinghouse, Path, Claim]:
+    """Member 2's secondary (the other payer, no authorization needed) billed after the primary's 835
+    paid 80%; returns the simulated clearinghouse, its folder and the primary claim."""
+    member = s.group.members[2].client_id
+    with tenant_session(s.database.engine, s.clinic.schema_name) as session:
+        session.add(billing_provider())
+        primary_payer = session.scalars(
+            select(ClientCoverage.payer_id).where(ClientCoverage.client_id == member)
+        ).one()
+        second = session.scalars(select(Payer).where(Payer.id != primary_payer)).one()
+        session.add(
+            ClientCoverage(
+                client_id=member, priority=CoveragePriority.SECONDARY, payer_name=second.name,
+                member_id="SEC-31", payer_id=second.id,
+            )
+        )  # fmt: skip
+    _process_kind(s, SESSION_CLOSED)
+    _process_kind(s, SUBMIT_CLAIMS)
+    folder = drop / s.clinic.schema_name
+    simulated = SimulatedClearinghouse(folder)
+    simulated.process()
+    _post(s, folder)
+    with tenant_session(s.database.engine, s.clinic.schema_name) as session:
+        primary = session.scalars(
+            select(Claim).where(Claim.client_id == member, Claim.responsibility == "primary")
+        ).one()
+    return simulated, folder, primary
+
+
+def _post(s: Scenario, folder: Path) -> None:
+    with tenant_session(s.database.engine, s.clinic.schema_name) as session:
+        process_responses(session, FileDropClearinghouse(folder))
+
+
+def _secondaries(s: Scenario) -> list[tuple[str, ClaimStatus, Decimal, str | None]]:
+    """Each secondary claim as (frequency, status, the primary's payment it quotes, the claim it corrects)."""
+    with tenant_session(s.database.engine, s.clinic.schema_name) as session:
+        claims = session.scalars(
+            select(Claim).where(Claim.responsibility == "secondary").order_by(Claim.created_at)
+        )
+        return [
+            (
+                c.frequency,
+                c.status,
+                Decimal(c.document["claim"]["other_payer"]["paid"]),
+                c.document["claim"]["original_claim_ref"],
+            )
+            for c in claims
+        ]
+
+
+def test_a_primary_payment_reversed_and_paid_again_moves_the_unsent_secondary_claim_with_it(
+    billed: Scenario,  # noqa: F811
+    drop: Path,
+) -> None:
+    """One 835 reverses the primary's 80% and pays 90%: both answers are kept, and the unsent secondary
+    claim now quotes 90%. A reversal alone holds it back from the next batch; paid in full at last,
+    nothing is owed and it is withdrawn, never sent."""
+    s = billed
+    simulated, folder, primary = _secondary_made(s, drop)
+    charge = primary.total_charge
+    ((_, status, quoted, _),) = _secondaries(s)
+    assert (status, quoted) == (ClaimStatus.READY, charge * Decimal("0.80"))
+
+    simulated.readjudicate(primary.claim_number, Decimal("0.90"))
+    _post(s, folder)
+    with tenant_session(s.database.engine, s.clinic.schema_name) as session:
+        answered = session.get_one(Claim, primary.id)
+        outcomes = session.scalars(
+            select(ClaimPayment.outcome)
+            .where(ClaimPayment.claim_id == primary.id)
+            .order_by(ClaimPayment.created_at)
+        ).all()
+    assert outcomes == ["paid", "reversed", "paid"]
+    assert (answered.status, answered.paid_amount) == (ClaimStatus.PAID, charge * Decimal("0.90"))
+    assert _secondaries(s) == [("1", ClaimStatus.READY, charge * Decimal("0.90"), None)]
+
+    simulated.readjudicate(primary.claim_number, None)
+    _post(s, folder)
+    with tenant_session(s.database.engine, s.clinic.schema_name) as session:
+        assert session.get_one(Claim, primary.id).status == ClaimStatus.ACCEPTED
+        assert submit_ready_claims(session, FileDropClearinghouse(folder)) == []
+    assert _secondaries(s) == [("1", ClaimStatus.READY, charge * Decimal("0.90"), None)], "held, unsent"
+
+    simulated.readjudicate(primary.claim_number, Decimal("1.00"))
+    _post(s, folder)
+    assert _secondaries(s) == [("1", ClaimStatus.VOIDED, charge * Decimal("0.90"), None)]
+
+
+def test_a_sent_secondary_claim_is_replaced_when_the_primary_pays_again(
+    billed: Scenario,  # noqa: F811
+    drop: Path,
+) -> None:
+    """The secondary payer has its claim when the primary reverses 80% and pays 90%: a frequency-7
+    claim naming the secondary payer's claim number quotes 90% and goes out in a valid 837P."""
+    s = billed
+    simulated, folder, primary = _secondary_made(s, drop)
+    with tenant_session(s.database.engine, s.clinic.schema_name) as session:
+        submit_ready_claims(session, FileDropClearinghouse(folder))
+    simulated.process()
+    _post(s, folder)
+    with tenant_session(s.database.engine, s.clinic.schema_name) as session:
+        first = session.scalars(select(Claim).where(Claim.responsibility == "secondary")).one()
+    assert first.status == ClaimStatus.PAID and first.payer_claim_number
+
+    simulated.readjudicate(primary.claim_number, Decimal("0.90"))
+    _post(s, folder)
+    charge = primary.total_charge
+    assert _secondaries(s) == [
+        ("1", ClaimStatus.REPLACED, charge * Decimal("0.80"), None),
+        ("7", ClaimStatus.READY, charge * Decimal("0.90"), first.payer_claim_number),
+    ]
+    with tenant_session(s.database.engine, s.clinic.schema_name) as session:
+        (batch,) = submit_ready_claims(session, FileDropClearinghouse(folder))
+    text = next((folder / "outbox").glob(f"*{batch.file_name}*.x12")).read_text()
+    assert pyx12_errors(text) == [] and f"REF*F8*{first.payer_claim_number}~" in text.replace("\n", "")
+
+
 def session_claim(s: Scenario, client_id: uuid.UUID) -> uuid.UUID:
     with tenant_session(s.database.engine, s.clinic.schema_name) as session:
         return session.scalars(select(Claim.id).where(Claim.client_id == client_id)).one()
