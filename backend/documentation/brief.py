@@ -41,6 +41,7 @@ from sqlalchemy import (
     any_,
     bindparam,
     case,
+    cast,
     func,
     not_,
     null,
@@ -48,11 +49,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from backend.billing.session_facts import service_of
 from backend.clients.authorization_rules import calendar_year, expiring_soon, remaining
 from backend.clients.models import Authorization, Client, ClientCoverage, current_primary
 from backend.clients.rules import CoveragePriority
+from backend.clinic.models import ClinicSettings
 from backend.clinic.store import clinic_settings
 from backend.compliance.part2.access import Part2Scope, part2_scope
 from backend.compliance.part2.consents import Category
@@ -428,11 +431,25 @@ LAST_DAY = bindparam("v_last_day", type_=Date())
 
 
 def _visit_caps_statement(primary_only: bool) -> Executable:
+    # A coverage that took over from an ended one of the same priority (a payer change) counts the
+    # visits from the clinic's day of the change: the earlier ones were the other plan's.
+    earlier = aliased(ClientCoverage)
+    zone = select(ClinicSettings.timezone).where(ClinicSettings.id == 1).scalar_subquery()
+    took_over = (
+        select(cast(func.max(func.timezone(zone, earlier.ended_at)), Date))
+        .where(
+            earlier.client_id == ClientCoverage.client_id,
+            earlier.priority == ClientCoverage.priority,
+            earlier.ended_at.is_not(None),
+            earlier.created_at < ClientCoverage.created_at,
+        )
+        .scalar_subquery()
+    )
     used = (
         select(func.count())
         .where(
             BillableEvent.client_id == ClientCoverage.client_id,
-            BillableEvent.service_date.between(FIRST_DAY, LAST_DAY),
+            BillableEvent.service_date.between(func.greatest(FIRST_DAY, took_over), LAST_DAY),
         )
         .scalar_subquery()
     )
@@ -452,7 +469,8 @@ async def visit_caps(
 ) -> list[VisitCap]:
     """Coverage caps with the member's billable visits in `on`'s calendar year (one statement).
 
-    A visit is a billable event (a closed session the member attended), whichever coverage pays it.
+    A visit is a billable event (a closed session the member attended); a coverage that replaced an
+    ended one of its priority (another payer) counts those since the change only.
     """
     first, last = calendar_year(on)
     params = {MEMBERS.key: ids, FIRST_DAY.key: first, LAST_DAY.key: last}

@@ -495,6 +495,33 @@ def test_adding_an_authorization_checks_coverage_sessions_and_dates(
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
 
+def test_a_plan_that_took_over_from_another_payer_counts_only_its_own_visits(
+    graphql: GraphQLClient, database: Database, history: History
+) -> None:
+    """M's primary plan changes payer today (the old coverage ended at the clinic's midnight): the new
+    plan's cap counts this year's visits from today on, not the two the old plan had."""
+    h = history
+    changed = datetime.combine(h.session_date, datetime.min.time(), ZONE)
+    with tenant_session(database.engine, h.clinic.schema_name) as session:
+        session.get_one(ClientCoverage, h.coverage["m"]).ended_at = changed
+        session.flush()
+        session.add(
+            ClientCoverage(
+                client_id=h.m, priority=CoveragePriority.PRIMARY, payer_name="New plan", member_id="Y2",
+                visit_cap=12,
+            )
+        )  # fmt: skip
+    this_year = (h.session_date, date(h.session_date.year, 1, 1))  # the fixture's visits this year
+    marta = next(
+        m for m in _brief(graphql, h, "F")["data"]["preSessionBrief"]["members"] if m["firstName"] == "Marta"
+    )
+    assert marta["visitCap"] == {
+        "payerName": "New plan",
+        "visitCap": 12,
+        "visitsUsedThisYear": sum(1 for day in this_year if day >= h.session_date),
+    }
+
+
 def test_the_visit_cap_is_set_or_cleared_and_must_be_positive(
     graphql: GraphQLClient, history: History
 ) -> None:
