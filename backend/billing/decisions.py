@@ -8,8 +8,8 @@ once, not one per re-run). Nobody is dropped silently and an absent member is ne
 |---------------------------|---------------------------|------------------------------------------|
 | attendance                | absent                    | no-show, late cancel, excused: only this |
 | enrollment                | on_hold, not_enrolled     | holds keep the slot, not the billing     |
-| psychotherapy delivered   | not_group_psychotherapy   | psychoeducation alone is not 90853       |
-| patients present          | too_few_present           | < 2 (or the payer's minimum)             |
+| psychotherapy delivered   | not_group_psychotherapy   | psychoeducation alone is not 90853 (*)   |
+| patients present          | too_few_present           | < 2 (or the payer's minimum) (*)         |
 | coverage, rules           | no_coverage,              | no coverage; one naming no configured    |
 |                           | coverage_not_linked,      | payer; no rule version on the date       |
 |                           | no_rules_in_force         |                                          |
@@ -28,6 +28,8 @@ once, not one per re-run). Nobody is dropped silently and an absent member is ne
 | 42 CFR Part 2             | no_part2_consent          | SUD records go to a payer with consent   |
 | pricing                   | no_fee, no_institutional_ | fee schedule / IOP-PHP code table        |
 |                           | code                      |                                          |
+
+(*) Group psychotherapy only: an IOP/PHP day is per diem, billed for the member's day whoever else came.
 
 `rules_for(payer_id)` answers the payer's rules in force on the session's date (the caller binds
 the date, e.g. with `payer_rules.rules_in_force`). Modifiers come in a stable order: telehealth,
@@ -171,7 +173,10 @@ def _decide(
         reasons.append(Reason("on_hold", f"enrollment is {status}: not billed while on hold"))
     elif status in (EnrollmentStatus.GRADUATED, EnrollmentStatus.DROPPED):
         reasons.append(Reason("not_enrolled", f"enrollment is {status}"))
-    if not session.psychotherapy:
+    # An IOP/PHP day is per diem: billed for the member's day in the program (psychoeducation is one of
+    # its services), not as group psychotherapy, so the group rules below do not apply to it.
+    per_diem = session.level_of_care.institutional
+    if not session.psychotherapy and not per_diem:
         reasons.append(
             Reason("not_group_psychotherapy", "psychoeducation without psychotherapy is not group therapy")
         )
@@ -189,7 +194,7 @@ def _decide(
                 Reason("no_rules_in_force", f"the payer has no rule set in force on {session.service_date}")
             )
     minimum_present = max(GROUP_FLOOR, rules.min_patients_present if rules else GROUP_FLOOR)
-    if present < minimum_present:
+    if present < minimum_present and not per_diem:
         reasons.append(
             Reason(
                 "too_few_present", f"{present} patient(s) present; a group needs at least {minimum_present}"

@@ -139,6 +139,18 @@ def test_one_patient_present_bills_nobody_as_group() -> None:
     assert d["m2"].reason_codes == ("absent",)
 
 
+def test_an_iop_day_is_billed_per_diem_with_one_member_present_or_psychoeducation_only() -> None:
+    """IOP is per diem, not group psychotherapy: the only member present that day is billed (S9480),
+    as is a psychoeducation-only day; the absent member is still not."""
+    rules = replace(PAYER_A, fee_schedule={"S9480": Decimal("250.00")})
+    members = [member("m1"), member("m2", attendance=Attendance.NO_SHOW, minutes_attended=0)]
+    for psychotherapy in (True, False):
+        day = session(level_of_care=LevelOfCare.IOP, psychotherapy=psychotherapy)
+        d = by_key(decide_session(day, members, rules_of({"A": rules})))
+        assert (d["m1"].billed, d["m1"].code) == (True, "S9480"), d["m1"].reason_codes
+        assert d["m2"].reason_codes == ("absent",)
+
+
 def test_a_payer_may_require_more_than_two_present() -> None:
     """A payer minimum of 3 present stops a 2-patient session for its members only."""
     strict = replace(PAYER_B, min_patients_present=3)
