@@ -4,7 +4,8 @@ Intensive outpatient and partial hospitalization are billed by the week on the U
 closed sessions' billable events of a program's Monday-Sunday week, for members the decisions
 billed, become one claim per member with a line per service date (revenue code + HCPCS, e.g.
 0905 + S9480), the statement period, the level's condition codes (92 for Medicare IOP), and a
-warning when the member's documented hours fall under the payer's weekly minimum.
+warning when the member's documented hours fall under the payer's weekly minimum. A week whose
+days used two authorizations (one ran out, a renewal took over) is one claim per authorization.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from sqlalchemy.orm import Session
 
 from backend.billing.claim_builder import claim_number, provider_of, subscriber_of
 from backend.billing.claims import InstitutionalClaim, ServiceLine
-from backend.billing.documents import institutional_document
+from backend.billing.documents import institutional_document, institutional_from_document
 from backend.billing.iop import (
+    MemberWeek,
     ServiceMinutes,
     institutional_lines,
     iop_week_warnings,
@@ -90,9 +92,10 @@ def build_iop_week(session: Session, program_id: uuid.UUID, week_of: date) -> li
         # The member's coverage, payer rules, diagnoses and rendering as of their last session that week.
         billing = load(session, member_events[-1].session_id)
         assert billing is not None
-        claim = _week_claim(session, billing, client_id, member_events, level, week_of)
-        if claim is not None:
-            claims.append(claim)
+        for days in by_authorization(member_events):
+            claim = _week_claim(session, billing, client_id, days, member_events, level, week_of)
+            if claim is not None:
+                claims.append(claim)
     if events:
         session.execute(
             update(BillableEvent)
@@ -103,17 +106,33 @@ def build_iop_week(session: Session, program_id: uuid.UUID, week_of: date) -> li
     return claims
 
 
+def by_authorization(events: list[BillableEvent]) -> list[list[BillableEvent]]:
+    """A member's billed days of a week, one group per authorization they used, in date order: an
+    837I names one prior authorization (2300 REF*G1), so a week whose authorization ran out and
+    another took over is two claims. A day's sessions stay together, under the day's authorization."""
+    day_authorization: dict[date, uuid.UUID | None] = {}
+    for event in events:
+        day_authorization[event.service_date] = (
+            day_authorization.get(event.service_date) or event.authorization_id
+        )
+    groups: dict[uuid.UUID | None, list[BillableEvent]] = {}
+    for event in events:
+        groups.setdefault(day_authorization[event.service_date], []).append(event)
+    return list(groups.values())
+
+
 def _week_claim(
     session: Session,
     billing: SessionBilling,
     client_id: uuid.UUID,
     events: list[BillableEvent],
+    week_events: list[BillableEvent],
     level: LevelOfCare,
     week_of: date,
 ) -> Claim | None:
-    week = _week_document(
-        session, billing, client_id, events, level, week_of, _days_authorization(session, events)
-    )
+    used = next((e.authorization_id for e in events if e.authorization_id is not None), None)
+    auth = session.get(Authorization, used) if used else None
+    week = _week_document(session, billing, client_id, events, level, week_of, auth, week_events=week_events)
     if week is None:
         return None
     row = Claim(
@@ -164,20 +183,27 @@ def _week_document(
     frequency: str = "1",
     original_ref: str | None = None,
     number: str | None = None,
+    week_events: list[BillableEvent] | None = None,
 ) -> WeekClaim | None:
+    """The claim for the member's `events` of the week; the weekly-hours warning counts all their
+    billed days of the week (`week_events`, when the week is split across authorizations)."""
     coverage = billing.coverages.get(client_id)
     payer = billing.payers.get(str(coverage.payer_id)) if coverage and coverage.payer_id else None
     rules = billing.rules.get(str(payer.id)) if payer else None
     rendering = billing.rendering
     if coverage is None or payer is None or rules is None or rendering is None or not rendering.npi:
         return None
-    (week,) = weekly_service_hours(
-        [ServiceMinutes(str(client_id), e.service_date, e.minutes_attended) for e in events], weeks=[monday]
-    )
-    priced = institutional_lines(week, level, rules)
+
+    def hours(days: list[BillableEvent]) -> MemberWeek:
+        (week,) = weekly_service_hours(
+            [ServiceMinutes(str(client_id), e.service_date, e.minutes_attended) for e in days], weeks=[monday]
+        )
+        return week
+
+    priced = institutional_lines(hours(events), level, rules)
     if priced.problems or not priced.lines:
         return None
-    warnings = [w.message for w in iop_week_warnings([week], level, rules)]
+    warnings = [w.message for w in iop_week_warnings([hours(week_events or events)], level, rules)]
     admitted = (
         session.scalar(select(Enrollment.starts_on).where(Enrollment.id == events[0].enrollment_id))
         if events[0].enrollment_id
@@ -219,9 +245,10 @@ def _week_document(
 def rebuilt_week(
     session: Session, original: Claim, frequency: str, number: str, original_ref: str | None
 ) -> WeekClaim | None:
-    """The week of `original` (an 837I) built again from its member's days as they stand now: days
-    decided billed whose member is still on the record. Frequency 7 (a replacement of the payer's
-    claim `original_ref`) or the original's own (an unsent claim rewritten), under the original's
+    """The week of `original` (an 837I) built again from its days as they stand now: those of its
+    lines decided billed whose member is still on the record (a week split across authorizations
+    keeps each claim to its own days). Frequency 7 (a replacement of the payer's claim
+    `original_ref`) or the original's own (an unsent claim rewritten), under the original's
     authorization; None when no day is left to bill."""
     monday = week_of(original.service_date)
     program = session.get_one(
@@ -250,29 +277,36 @@ def rebuilt_week(
             .order_by(BillableEvent.service_date)
         )
     )
-    if not events:
+    days = claim_days(original)
+    own = [e for e in events if e.service_date in days]
+    if not own:
         return None
-    billing = load(session, events[-1].session_id)
+    billing = load(session, own[-1].session_id)
     assert billing is not None
     auth = session.get(Authorization, original.authorization_id) if original.authorization_id else None
     return _week_document(
         session,
         billing,
         original.client_id,
-        events,
+        own,
         LevelOfCare(program.level_of_care.value),
         monday,
         auth,
         frequency,
         original_ref,
         number,
+        week_events=events,
     )
 
 
+def claim_days(claim: Claim) -> set[date]:
+    """The service dates an 837I claim's lines bill."""
+    return {line.service_date for line in institutional_from_document(claim.document)[1].lines}
+
+
 def give_back_days(session: Session, claim: Claim, keep: Collection[uuid.UUID] = ()) -> None:
-    """The authorization days the days of `claim` (an 837I) used, returned for each of its week's
-    days not in `keep` (a voided week returns them all; a replacement those it no longer bills)."""
-    monday = week_of(claim.service_date)
+    """The authorization days the days of `claim` (an 837I) used, returned for each of its days not
+    in `keep` (a voided week returns them all; a replacement those it no longer bills)."""
     program_id = select(GroupSession.program_id).where(GroupSession.id == claim.session_id)
     marked = session.execute(
         select(BillableEvent.id, BillableEvent.authorization_id)
@@ -280,7 +314,7 @@ def give_back_days(session: Session, claim: Claim, keep: Collection[uuid.UUID] =
             BillableEvent.client_id == claim.client_id,
             BillableEvent.program_id == program_id.scalar_subquery(),
             BillableEvent.authorization_id.is_not(None),
-            BillableEvent.service_date.between(monday, monday + timedelta(days=6)),
+            BillableEvent.service_date.in_(claim_days(claim)),
             BillableEvent.id.not_in(list(keep)),
         )
         .with_for_update()
@@ -296,30 +330,23 @@ def give_back_days(session: Session, claim: Claim, keep: Collection[uuid.UUID] =
         session.execute(give_back_uses(auth_id, days))
 
 
-def _days_authorization(session: Session, events: list[BillableEvent]) -> Authorization | None:
-    """The authorization the week's days used (backend.billing.engine marks each billed day); when
-    one ran out mid-week and another took over, the one most days used (a claim names one)."""
-    used = Counter(e.authorization_id for e in events if e.authorization_id is not None)
-    return session.get(Authorization, used.most_common(1)[0][0]) if used else None
-
-
 def week_claims_of_day(
     session: Session, program_id: uuid.UUID, client_id: uuid.UUID, day: date
 ) -> list[Claim]:
-    """The member's live 837I claims (original or replacement) of the program's week holding `day`."""
+    """The member's live 837I claims (original or replacement) of the program's week that bill `day`
+    (one; none when the day was not billed)."""
     monday = week_of(day)
-    return list(
-        session.scalars(
-            select(Claim)
-            .join(GroupSession, GroupSession.id == Claim.session_id)
-            .where(
-                GroupSession.program_id == program_id,
-                Claim.client_id == client_id,
-                Claim.claim_format == ClaimFormat.INSTITUTIONAL,
-                Claim.frequency.in_(["1", "7"]),
-                Claim.status.not_in([ClaimStatus.VOIDED, ClaimStatus.REPLACED]),
-                Claim.service_date.between(monday, monday + timedelta(days=6)),
-            )
-            .with_for_update(of=Claim)
+    claims = session.scalars(
+        select(Claim)
+        .join(GroupSession, GroupSession.id == Claim.session_id)
+        .where(
+            GroupSession.program_id == program_id,
+            Claim.client_id == client_id,
+            Claim.claim_format == ClaimFormat.INSTITUTIONAL,
+            Claim.frequency.in_(["1", "7"]),
+            Claim.status.not_in([ClaimStatus.VOIDED, ClaimStatus.REPLACED]),
+            Claim.service_date.between(monday, monday + timedelta(days=6)),
         )
+        .with_for_update(of=Claim)
     )
+    return [claim for claim in claims if day in claim_days(claim)]

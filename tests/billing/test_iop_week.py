@@ -276,6 +276,65 @@ def test_each_billed_iop_day_uses_a_day_of_its_authorization_and_the_week_claim_
         assert {a.id: a.sessions_used for a in session.scalars(select(Authorization))}[iop] == 3
 
 
+def test_a_week_whose_authorization_runs_out_midweek_is_one_claim_per_authorization(
+    database: Database, make_clinic: Callable[..., Tenant]
+) -> None:
+    """3 authorized days run out on Wednesday and a renewal takes over: Monday to Wednesday bill under
+    the first (REF*G1 names it), Thursday and Friday under the renewal, neither warned (the week has
+    15 hours); removing Thursday rewrites only the renewal's claim, and voiding it gives back only
+    its own day."""
+    clinic = make_clinic()
+    with tenant_session(database.engine, clinic.schema_name) as session:
+        _, clients, sessions = _seed(session, replace(IOP_RULES, authorization_required=True))
+        first = _authorize(session, clients[0], 3, AuthorizedService.INTENSIVE_OUTPATIENT)
+        coverage = session.scalars(select(ClientCoverage).where(ClientCoverage.client_id == clients[0])).one()
+        renewal = Authorization(
+            id=uuid.uuid4(), client_id=clients[0], coverage_id=coverage.id, reference="PA-RENEWED",
+            service=AuthorizedService.INTENSIVE_OUTPATIENT.value, sessions_authorized=10,
+            starts_on=date(2026, 11, 1), ends_on=date(2027, 1, 31),
+        )  # fmt: skip
+        session.add(renewal)
+    _decide(database, clinic, sessions)
+    _build_weeks(database, clinic)
+
+    def weeks() -> dict[str, tuple[ClaimStatus, list[str], str | None, list[str]]]:
+        with tenant_session(database.engine, clinic.schema_name) as session:
+            mine = session.scalars(select(Claim).where(Claim.client_id == clients[0]))
+            return {
+                c.claim_number: (
+                    c.status,
+                    [line["service_date"] for line in c.document["institutional"]["lines"]],
+                    c.document["institutional"]["prior_auth"],
+                    c.document["warnings"],
+                )
+                for c in mine
+            }
+
+    by_auth = {auth: (status, days, warned) for status, days, auth, warned in weeks().values()}
+    assert by_auth == {
+        "PA-intensive_outpatient": (ClaimStatus.READY, ["2026-11-16", "2026-11-17", "2026-11-18"], []),
+        "PA-RENEWED": (ClaimStatus.READY, ["2026-11-19", "2026-11-20"], []),
+    }
+    assert _days_used(database, clinic, first) == (3, 3)
+    assert _days_used(database, clinic, renewal.id) == (2, 2)
+
+    remove_from_final_record(database, clinic, sessions[3], clients[0])
+    by_auth = {auth: (status, days) for status, days, auth, _ in weeks().values()}
+    assert by_auth["PA-intensive_outpatient"] == (
+        ClaimStatus.READY,
+        ["2026-11-16", "2026-11-17", "2026-11-18"],
+    )
+    assert by_auth["PA-RENEWED"] == (ClaimStatus.READY, ["2026-11-20"])
+    assert _days_used(database, clinic, renewal.id) == (1, 1)
+
+    with tenant_session(database.engine, clinic.schema_name) as session:
+        renewed = session.scalars(select(Claim).where(Claim.authorization_id == renewal.id)).one()
+        renewed.status, renewed.payer_claim_number = ClaimStatus.ACCEPTED, "PCN-R"
+        void_claim(session, renewed.id)
+    assert _days_used(database, clinic, renewal.id) == (0, 0)
+    assert _days_used(database, clinic, first) == (3, 3)
+
+
 def _billed_week(database: Database, clinic: Tenant) -> tuple[list[uuid.UUID], list[uuid.UUID], uuid.UUID]:
     """The week billed and its claims made, the first member under a 10-day IOP authorization."""
     with tenant_session(database.engine, clinic.schema_name) as session:
