@@ -41,13 +41,38 @@ async def add_billing_provider(
     problems = provider_problems(draft)
     if problems:
         raise InputRejected(problems)
-    if is_default:
-        for other in await session.scalars(select(BillingProvider).where(BillingProvider.is_default)):
-            other.is_default = False
-    provider = BillingProvider(id=uuid.uuid4(), is_default=is_default, **vars(draft))
+    provider = BillingProvider(id=uuid.uuid4(), is_default=False, **vars(draft))
     session.add(provider)
-    await session.flush()
+    await _make_default(session, provider, is_default)
     return provider
+
+
+async def update_billing_provider(
+    session: AsyncSession, provider_id: uuid.UUID, draft: ProviderDraft, is_default: bool
+) -> BillingProvider:
+    """The provider's details replaced (checked as when added); batches already sent keep what they
+    carried, and the next batch and IOP/PHP week carry the new ones."""
+    provider = await session.get(BillingProvider, provider_id, with_for_update=True)
+    if provider is None:
+        raise _not_found("providerId")
+    problems = provider_problems(draft)
+    if problems:
+        raise InputRejected(problems)
+    for name, value in vars(draft).items():
+        setattr(provider, name, value)
+    await _make_default(session, provider, is_default)
+    return provider
+
+
+async def _make_default(session: AsyncSession, provider: BillingProvider, is_default: bool) -> None:
+    """One default at most: making `provider` the default clears the others'."""
+    if is_default:
+        for other in await session.scalars(
+            select(BillingProvider).where(BillingProvider.is_default, BillingProvider.id != provider.id)
+        ):
+            other.is_default = False
+    provider.is_default = is_default
+    await session.flush()
 
 
 async def add_payer(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,33 @@ def test_a_billing_provider_names_its_facility_type_for_iop_claims(
         hospital["id"]: ("HOSPITAL_OUTPATIENT", False),
         added["id"]: ("COMMUNITY_MENTAL_HEALTH_CENTER", True),
     }
+
+
+def test_a_billing_provider_is_corrected_in_place_and_a_bad_correction_changes_nothing(
+    biller: Callable[[Tenant], Caller], make_clinic: Callable[..., Tenant]
+) -> None:
+    """A clinic that turns out to be a CMHC corrects its provider (and makes it the default again);
+    a correction with a bad NPI is refused naming the field and leaves the stored provider as it
+    was; an unknown provider id is NotFound."""
+    b = biller(make_clinic())
+    first = b.data("AddBillingProvider", FILE, input=PROVIDER)["addBillingProvider"]["provider"]
+    b.data("AddBillingProvider", FILE, input={**PROVIDER, "name": "Second site"})
+
+    def update(provider_id: str, **changes: object) -> dict[str, Any]:
+        answer = b.data("UpdateBillingProvider", FILE, providerId=provider_id, input={**PROVIDER, **changes})
+        return dict(answer["updateBillingProvider"])
+
+    moved = update(first["id"], facilityType="COMMUNITY_MENTAL_HEALTH_CENTER", city="Bangor")
+    assert moved["__typename"] == "BillingProviderResult"
+    bad = update(first["id"], npi="1555555551", city="Augusta")
+    assert (bad["__typename"], [e["field"] for e in bad["errors"]]) == ("InvalidInput", ["npi"])
+    assert update(str(uuid.uuid4()))["__typename"] == "NotFound"
+    stored = {p["id"]: p for p in b.data("BillingProviders", FILE)["billingProviders"]}
+    assert (stored[first["id"]]["facilityType"], stored[first["id"]]["city"]) == (
+        "COMMUNITY_MENTAL_HEALTH_CENTER",
+        "Bangor",
+    )
+    assert [p["id"] for p in stored.values() if p["isDefault"]] == [first["id"]]
 
 
 def test_setup_errors_name_the_field_and_store_nothing(
