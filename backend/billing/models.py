@@ -221,6 +221,11 @@ class ClaimPayment(TenantBase):
     # [{"group": "CO", "reason": "45", "amount": "20.00"}] and remark codes.
     adjustments: Mapped[list[dict[str, str]]] = mapped_column(JSONB, default=list)
     remarks: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    # Each service line as the payer answered it (SVC with its DTM, CAS and LQ): an IOP/PHP week's
+    # days paid or denied one by one. [{"service_date": "2026-11-16", "procedure": "S9480",
+    # "modifiers": [], "revenue_code": "0905", "units": "1", "charge": "250.00", "paid": "200.00",
+    # "adjustments": [{"group": "PR", "reason": "2", "amount": "50.00"}], "remarks": []}]
+    lines: Mapped[list[dict[str, object]]] = mapped_column(JSONB, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -49,7 +49,7 @@ from backend.billing.models import (
     Remittance,
 )
 from backend.billing.part2_payment import part2_of, payment_consent
-from backend.billing.remittance import Outcome, parse_835
+from backend.billing.remittance import LinePayment, Outcome, parse_835
 from backend.billing.secondary_claims import after_remittance, held_for_reversal
 from backend.billing.setup_store import default_provider
 from backend.billing.x12.checks import ClaimRejected
@@ -349,16 +349,14 @@ def _apply_835(session: Session, response: Response) -> None:
                 charge=payment.charge,
                 paid=payment.paid,
                 patient_responsibility=payment.patient_responsibility,
-                adjustments=[
-                    {"group": a.group, "reason": a.reason, "amount": str(a.amount)}
-                    for a in payment.adjustments
-                ]
+                adjustments=[_adjustment(a) for a in payment.adjustments]
                 + [
-                    {"group": a.group, "reason": a.reason, "amount": str(a.amount), "line": str(i + 1)}
+                    {**_adjustment(a), "line": str(i + 1)}
                     for i, line in enumerate(payment.lines)
                     for a in line.adjustments
                 ],
                 remarks=list(payment.remarks) + [r for line in payment.lines for r in line.remarks],
+                lines=[_line_answer(line) for line in payment.lines],
             )
         )
         claim.status = OUTCOME_STATUS[payment.outcome]
@@ -370,6 +368,25 @@ def _apply_835(session: Session, response: Response) -> None:
     session.flush()  # the payments are on file for the secondary claims to quote
     follow_primary_answers(session, posted)
     after_remittance(session, posted)
+
+
+def _adjustment(a: doc.Adjustment) -> dict[str, str]:
+    return {"group": a.group, "reason": a.reason, "amount": str(a.amount)}
+
+
+def _line_answer(line: LinePayment) -> dict[str, object]:
+    """One 835 service line as stored on its claim payment (amounts as strings)."""
+    return {
+        "service_date": line.service_date.isoformat() if line.service_date else None,
+        "procedure": line.procedure,
+        "modifiers": list(line.modifiers),
+        "revenue_code": line.revenue_code,
+        "units": None if line.units is None else str(line.units),
+        "charge": str(line.charge),
+        "paid": str(line.paid),
+        "adjustments": [_adjustment(a) for a in line.adjustments],
+        "remarks": list(line.remarks),
+    }
 
 
 def _apply_271(session: Session, text: str) -> None:

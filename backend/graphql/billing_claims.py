@@ -102,6 +102,39 @@ class ClaimAdjustment:
     reason: str
     amount: str
 
+    @classmethod
+    def of(cls, stored: dict[str, Any]) -> ClaimAdjustment:
+        return cls(group=stored["group"], reason=stored["reason"], amount=stored["amount"])
+
+
+@strawberry.type
+class ClaimPaymentLine:
+    """One service line as the payer answered it: an IOP/PHP week's days paid or denied one by one."""
+
+    service_date: date | None
+    procedure: str = strawberry.field(description="CPT/HCPCS, or the revenue code when only that came back")
+    modifiers: list[str]
+    revenue_code: str | None
+    units: str | None
+    charge: str
+    paid: str
+    adjustments: list[ClaimAdjustment]
+    remarks: list[str] = strawberry.field(description="RARC codes (LQ*HE)")
+
+    @classmethod
+    def of(cls, line: dict[str, Any]) -> ClaimPaymentLine:
+        return cls(
+            service_date=date.fromisoformat(line["service_date"]) if line["service_date"] else None,
+            procedure=line["procedure"],
+            modifiers=list(line["modifiers"]),
+            revenue_code=line["revenue_code"],
+            units=line["units"],
+            charge=line["charge"],
+            paid=line["paid"],
+            adjustments=[ClaimAdjustment.of(a) for a in line["adjustments"]],
+            remarks=list(line["remarks"]),
+        )
+
 
 @strawberry.type
 class ClaimPaymentType:
@@ -110,6 +143,7 @@ class ClaimPaymentType:
     patient_responsibility: str
     adjustments: list[ClaimAdjustment]
     remarks: list[str]
+    lines: list[ClaimPaymentLine]
     received_at: datetime
 
     @classmethod
@@ -118,11 +152,9 @@ class ClaimPaymentType:
             outcome=p.outcome,
             paid=f"{p.paid:.2f}",
             patient_responsibility=f"{p.patient_responsibility:.2f}",
-            adjustments=[
-                ClaimAdjustment(group=a["group"], reason=a["reason"], amount=a["amount"])
-                for a in p.adjustments
-            ],
+            adjustments=[ClaimAdjustment.of(a) for a in p.adjustments],
             remarks=list(p.remarks),
+            lines=[ClaimPaymentLine.of(line) for line in p.lines],
             received_at=p.created_at,
         )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -158,6 +159,18 @@ def test_preview_decisions_claims_payment_and_void_through_graphql(
     (claim,) = b.data("MemberClaims", FILE, clientId=str(member.client_id))["memberClaims"]
     assert claim["status"] == "PAID" and claim["payments"][0]["outcome"] == "paid"
     assert claim["payerClaimNumber"]
+    # The line as the payer answered it: 80% paid, the rest coinsurance (PR-2), on the date billed.
+    (line,) = claim["payments"][0]["lines"]
+    charge = Decimal(claim["totalCharge"])
+    assert (line["procedure"], line["serviceDate"], Decimal(line["charge"])) == (
+        claim["procedure"],
+        claim["serviceDate"],
+        charge,
+    )
+    assert Decimal(line["paid"]) == Decimal(claim["paidAmount"]) == charge * Decimal("0.80")
+    assert [(a["group"], a["reason"], Decimal(a["amount"])) for a in line["adjustments"]] == [
+        ("PR", "2", charge - Decimal(line["paid"]))
+    ]
     voided = b.data("VoidClaim", FILE, claimId=claim["id"])["voidClaim"]
     assert voided["__typename"] == "ClaimResult"
     assert voided["claim"]["frequency"] == "8" and voided["claim"]["status"] == "READY"

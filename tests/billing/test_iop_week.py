@@ -26,6 +26,7 @@ from backend.billing.models import (
     BillingProvider,
     Claim,
     ClaimFormat,
+    ClaimPayment,
     ClaimStatus,
     Payer,
     PayerRuleVersion,
@@ -33,7 +34,7 @@ from backend.billing.models import (
 from backend.billing.payer_rules import ClaimFormat as RulesFormat
 from backend.billing.payer_rules import PayerRules, rules_as_json
 from backend.billing.providers import FacilityType
-from backend.billing.submission import submit_ready_claims
+from backend.billing.submission import process_responses, submit_ready_claims
 from backend.billing.x12.validation import pyx12_errors
 from backend.clients.models import Authorization, Client, ClientCoverage, ClientDiagnosis, CoveragePriority
 from backend.database import Database
@@ -55,6 +56,7 @@ from backend.tenants.models import Tenant
 from backend.tenants.routing import tenant_async_engine, tenant_session
 from backend.workers.outbox import OutboxMessage, process
 from tests.billing.factories import billing_provider, remove_from_final_record
+from tests.billing.simulated_clearinghouse import SimulatedClearinghouse
 from tests.documentation.group_scenario import add_staff
 from tests.documentation.test_privacy_matrix import add_record
 
@@ -221,6 +223,18 @@ def test_an_iop_week_makes_one_837i_per_member_with_revenue_codes_and_an_hours_w
     text = file.read_text()
     assert "ST*837*" in text and "005010X223A2" in text and "SV2*0905*HC:S9480" in text
     assert pyx12_errors(text) == []
+    # The payer answers each day: its payment keeps the week's days one by one.
+    simulated = SimulatedClearinghouse(tmp_path / "ch")
+    simulated.process()
+    with tenant_session(database.engine, clinic.schema_name) as session:
+        process_responses(session, FileDropClearinghouse(tmp_path / "ch"))
+        week = session.scalars(select(Claim).where(Claim.client_id == clients[0])).one()
+        (payment,) = session.scalars(select(ClaimPayment).where(ClaimPayment.claim_id == week.id))
+    days = ("2026-11-16", "2026-11-17", "2026-11-18", "2026-11-19", "2026-11-20")
+    answered = [
+        (line["service_date"], line["revenue_code"], Decimal(str(line["paid"]))) for line in payment.lines
+    ]
+    assert answered == [(day, "0905", Decimal("120")) for day in days]
 
 
 def _authorize(session: Session, client_id: uuid.UUID, days: int, service: AuthorizedService) -> uuid.UUID:
