@@ -122,7 +122,7 @@ class LineAdjudication:
 
 @dataclass(frozen=True)
 class OtherPayer:
-    """The payer that adjudicated the claim before this one (coordination of benefits, 837P loops
+    """The payer that adjudicated the claim before this one (coordination of benefits, 837 loops
     2320, 2330A, 2330B and 2430): the member as that payer knows them, its SBR01 (P when it was the
     primary), what it paid on the claim and on each line (in the claim's line order) and when."""
 
@@ -135,6 +135,8 @@ class OtherPayer:
     paid: Decimal
     adjudicated_on: date
     lines: tuple[LineAdjudication, ...]
+    # Its claim-level adjustments (2320 CAS); a one-line professional claim carries them on its line.
+    claim_adjustments: tuple[Adjustment, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -184,6 +186,7 @@ class InstitutionalClaim:
     notice: str | None = None  # as ProfessionalClaim.notice
     admission_type: str = "3"  # CL101, UB-04 FL14: 3 elective
     point_of_origin: str = "1"  # CL102, UB-04 FL15: 1 non-health-care facility point of origin
+    other_payer: OtherPayer | None = None  # on a claim to a secondary payer: the primary's answer
 
     @property
     def total_charge(self) -> Decimal:

@@ -111,6 +111,7 @@ def institutional_document(
                 "taxonomy": claim.attending.taxonomy,
             },
             "lines": _lines(claim.lines),
+            "other_payer": _other_payer(claim.other_payer) if claim.other_payer else None,
         },
     }
 
@@ -132,6 +133,7 @@ def institutional_from_document(document: dict[str, Any]) -> tuple[Subscriber, I
         notice=c.get("notice"),
         attending=RenderingProvider(**c["attending"]),
         lines=_read_lines(c["lines"]),
+        other_payer=_read_other_payer(c["other_payer"]) if c.get("other_payer") else None,
     )
 
 
@@ -183,6 +185,9 @@ def _other_payer(other: OtherPayer) -> dict[str, Any]:
             }
             for line in other.lines
         ],
+        "claim_adjustments": [
+            {"group": a.group, "reason": a.reason, "amount": str(a.amount)} for a in other.claim_adjustments
+        ],
     }
 
 
@@ -206,6 +211,9 @@ def _read_other_payer(o: dict[str, Any]) -> OtherPayer:
                 ),
             )
             for line in o["lines"]
+        ),
+        claim_adjustments=tuple(
+            Adjustment(a["group"], a["reason"], Decimal(a["amount"])) for a in o.get("claim_adjustments", [])
         ),
     )
 

@@ -12,7 +12,15 @@ from typing import Any
 
 import pytest
 
-from backend.billing.claims import ClaimFrequency, InstitutionalClaim, Payer, ServiceLine
+from backend.billing.claims import (
+    Adjustment,
+    ClaimFrequency,
+    InstitutionalClaim,
+    LineAdjudication,
+    OtherPayer,
+    Payer,
+    ServiceLine,
+)
 from backend.billing.x12.checks import ClaimRejected
 from backend.billing.x12.claim_837i import write_837i
 from tests.billing.test_claims_837p import (
@@ -152,4 +160,55 @@ def test_a_professional_claim_is_refused_by_the_institutional_writer() -> None:
         write_837i(batch_of((member(), group_claim())))
     assert [(p.field, p.code) for p in rejected.value.problems] == [
         ("claims[GRP-240313-01]", "wrong_claim_type")
+    ]
+
+
+def primary_week(**changes: Any) -> OtherPayer:
+    """Northwoods paid each IOP day 200.00 of 250.00 (50.00 coinsurance), less a 10.00 claim-level
+    reduction: 990.00 for the week."""
+    day = LineAdjudication("S9480", (), Decimal("200.00"), (Adjustment("PR", "2", Decimal("50.00")),))
+    other = OtherPayer(
+        payer=Payer("Northwoods Health", "NWH01", "CI"),
+        member_id="XJH400211",
+        last_name="Lindqvist",
+        first_name="Maren",
+        group_number="WI-88120",
+        responsibility="P",
+        paid=Decimal("990.00"),
+        adjudicated_on=date(2024, 3, 16),
+        lines=(day,) * 5,
+        claim_adjustments=(Adjustment("CO", "253", Decimal("10.00")),),
+    )
+    return dataclasses.replace(other, **changes)
+
+
+def test_an_iop_week_to_the_secondary_payer_carries_the_primarys_answer_day_by_day() -> None:
+    """Medicaid, second, for an IOP week: SBR*S for the member; 2320 with the primary's SBR*P, its
+    claim-level CAS, AMT*D 990 and OI; 2330A/B; and per day 2430 SVD with the revenue code (SVD04),
+    the day's coinsurance and the remittance date; pyx12 accepts it."""
+    secondary = dataclasses.replace(member("MCD7781"), group_number=None, payer_responsibility="S")
+    week = iop_week("IOP-240311-01S", prior_auth=None, other_payer=primary_week())
+    batch = batch_of((secondary, week), payer=Payer("Wisconsin Medicaid", "WIMCD", "MC"))
+    text = write_837i(batch)
+    assert_valid_file(text, batch)
+    assert tagged(text, "SBR", "AMT", "OI")[:4] == [
+        "SBR*S*18*******MC",
+        "SBR*P*18*WI-88120******CI",
+        "AMT*D*990",
+        "OI***Y***Y",
+    ]
+    assert tagged(text, "CAS")[0] == "CAS*CO*253*10"
+    assert tagged(text, "SVD") == ["SVD*NWH01*200*HC:S9480*0905*1"] * 5
+    assert tagged(text, "CAS")[1:] == ["CAS*PR*2*50"] * 5
+    assert segments(text).count("DTP*573*D8*20240316") == 5
+
+
+def test_an_iop_week_whose_days_do_not_add_up_to_the_primarys_payment_is_refused() -> None:
+    """990 paid is the days' 1000 less the 10 claim-level reduction: 1000 claimed is refused."""
+    secondary = dataclasses.replace(member(), payer_responsibility="S")
+    week = iop_week(other_payer=primary_week(paid=Decimal("1000.00")))
+    with pytest.raises(ClaimRejected) as rejected:
+        write_837i(batch_of((secondary, week)))
+    assert [(p.field, p.code) for p in rejected.value.problems] == [
+        ("claims[IOP-240311-01].otherPayer.paid", "unbalanced")
     ]

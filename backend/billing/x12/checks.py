@@ -94,7 +94,7 @@ def claim_problems(batch: ClaimBatch) -> list[FieldProblem]:
         seen.add(claim.claim_id)
         problems += _subscriber_problems(f"{path}.subscriber", subscriber, batch.created_at.date())
         problems += _claim_problems(path, claim, batch.created_at.date())
-        if isinstance(claim, ProfessionalClaim) and claim.other_payer is not None:
+        if claim.other_payer is not None:
             problems += _other_payer_problems(
                 f"{path}.otherPayer", subscriber, claim, batch.created_at.date()
             )
@@ -256,11 +256,10 @@ def _professional_problems(path: str, claim: ProfessionalClaim) -> list[FieldPro
     return problems
 
 
-def _other_payer_problems(
-    path: str, subscriber: Subscriber, claim: ProfessionalClaim, today: date
-) -> list[FieldProblem]:
+def _other_payer_problems(path: str, subscriber: Subscriber, claim: Claim, today: date) -> list[FieldProblem]:
     """The earlier payer's adjudication must say who paid what on which line, and balance: each line's
-    charge is what it paid plus its adjustments, and the lines' payments add up to the claim's."""
+    charge is what it paid plus its adjustments, and the lines' payments, less the claim-level
+    adjustments, add up to the claim's."""
     other = claim.other_payer
     assert other is not None
     problems = _identifier(f"{path}.payer.payerId", other.payer.payer_id, 80, required=True)
@@ -285,9 +284,10 @@ def _other_payer_problems(
         line_path = f"{path}.lines[{number}]"
         if adjudication.paid < 0:
             problems.append(_problem(f"{line_path}.paid", "negative", "must not be negative"))
-        if not PROCEDURE.match(adjudication.procedure) or not all(
-            MODIFIER.match(m) for m in adjudication.modifiers
-        ):
+        answered_code = PROCEDURE.match(adjudication.procedure) or (
+            isinstance(claim, InstitutionalClaim) and REVENUE_CODE.match(adjudication.procedure)
+        )
+        if not answered_code or not all(MODIFIER.match(m) for m in adjudication.modifiers):
             problems.append(_problem(f"{line_path}.procedure", "invalid_format", "is not a CPT/HCPCS code"))
         for a in adjudication.adjustments:
             if a.group not in ADJUSTMENT_GROUPS or not CARC.match(a.reason):
@@ -298,8 +298,14 @@ def _other_payer_problems(
             problems.append(
                 _problem(line_path, "unbalanced", "paid plus adjustments must equal the line's charge")
             )
-    if sum((a.paid for a in other.lines), Decimal(0)) != other.paid:
-        problems.append(_problem(f"{path}.paid", "unbalanced", "must equal the lines' payments"))
+    for a in other.claim_adjustments:
+        if a.group not in ADJUSTMENT_GROUPS or not CARC.match(a.reason):
+            problems.append(_problem(f"{path}.claimAdjustments", "invalid_code", "is not a CAS group/CARC"))
+    claim_level = sum((a.amount for a in other.claim_adjustments), Decimal(0))
+    if sum((a.paid for a in other.lines), Decimal(0)) - claim_level != other.paid:
+        problems.append(
+            _problem(f"{path}.paid", "unbalanced", "must equal the lines' payments less claim adjustments")
+        )
     return problems
 
 
@@ -411,7 +417,7 @@ def _free_text(batch: ClaimBatch) -> Iterator[tuple[str, str, int]]:
         )
         yield f"{path}.{role}.lastName", provider.last_name, x12.MAX_LAST_NAME
         yield f"{path}.{role}.firstName", provider.first_name, x12.MAX_FIRST_NAME
-        other = claim.other_payer if isinstance(claim, ProfessionalClaim) else None
+        other = claim.other_payer
         if other is not None:
             yield f"{path}.otherPayer.payer.name", other.payer.name, x12.MAX_ORGANIZATION_NAME
             yield f"{path}.otherPayer.lastName", other.last_name, x12.MAX_LAST_NAME

@@ -5,7 +5,9 @@ DTP*434 the statement period, DTP*435 the admission date when known, CL1 (admiss
 origin, patient status), REF*G1 prior authorization, REF*F8 the payer's claim number for a replacement
 (7) or void (8), HI*ABK principal diagnosis, HI*ABF other diagnoses (12 per segment), HI*BG condition
 codes (e.g. 92 for Medicare IOP), 2310A attending provider (NM1*71, PRV*AT), then per line 2400 LX,
-SV2 (revenue code, HC:code:modifiers, charge, UN, units) and DTP*472 the service date.
+SV2 (revenue code, HC:code:modifiers, charge, UN, units) and DTP*472 the service date. On a claim
+to a secondary payer, the primary's adjudication: 2320/2330A/2330B after the attending provider and
+2430 per line (backend.billing.x12.cob).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Sequence
 
 from backend.billing.claims import BillingProvider, Claim, ClaimBatch, InstitutionalClaim
 from backend.billing.x12.checks import reject_unless_clean
+from backend.billing.x12.cob import line_adjudication, other_payer_loops
 from backend.billing.x12.envelope import (
     amount,
     composite,
@@ -70,6 +73,8 @@ def _claim(claim: Claim, billing: BillingProvider) -> list[str]:
     segments.append(person("71", attending.last_name, attending.first_name, "XX", attending.npi))
     if attending.taxonomy:
         segments.append(segment("PRV", "AT", "PXC", attending.taxonomy))
+    if claim.other_payer is not None:
+        segments += other_payer_loops(claim.other_payer)
     for number, line in enumerate(claim.lines, start=1):
         segments += [
             segment("LX", str(number)),
@@ -83,6 +88,9 @@ def _claim(claim: Claim, billing: BillingProvider) -> list[str]:
             ),
             segment("DTP", "472", "D8", d8(line.service_date)),
         ]
+        if claim.other_payer is not None:
+            adjudication = claim.other_payer.lines[number - 1]
+            segments += line_adjudication(claim.other_payer, adjudication, line, institutional=True)
     return segments
 
 

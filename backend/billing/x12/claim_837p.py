@@ -12,35 +12,20 @@ of the line), CAS (its adjustments, by group) and DTP*573 (its adjudication date
 
 from __future__ import annotations
 
-from dataclasses import replace
-from itertools import groupby
-
-from backend.billing.claims import (
-    Adjustment,
-    BillingProvider,
-    Claim,
-    ClaimBatch,
-    LineAdjudication,
-    OtherPayer,
-    ProfessionalClaim,
-    ServiceLine,
-)
+from backend.billing.claims import BillingProvider, Claim, ClaimBatch, ProfessionalClaim
 from backend.billing.x12.checks import reject_unless_clean
+from backend.billing.x12.cob import line_adjudication, other_payer_loops
 from backend.billing.x12.envelope import (
     amount,
     composite,
     d8,
     decimal_text,
     diagnosis_code,
-    organization,
     person,
     procedure,
     segment,
     write_transaction,
 )
-
-#: Reason-amount pairs one CAS segment carries (CAS02..CAS19 in threes: reason, amount, quantity).
-CAS_REASONS = 6
 
 IMPLEMENTATION = "005010X222A1"
 
@@ -83,7 +68,7 @@ def _claim(claim: Claim, billing: BillingProvider) -> list[str]:
         if rendering.taxonomy:
             segments.append(segment("PRV", "PE", "PXC", rendering.taxonomy))
     if claim.other_payer is not None:
-        segments += _other_payer(claim.other_payer)
+        segments += other_payer_loops(claim.other_payer)
     for number, line in enumerate(claim.lines, start=1):
         place = line.place_of_service if line.place_of_service != claim.place_of_service else None
         segments += [
@@ -101,53 +86,5 @@ def _claim(claim: Claim, billing: BillingProvider) -> list[str]:
             segment("DTP", "472", "D8", d8(line.service_date)),
         ]
         if claim.other_payer is not None:
-            segments += _line_adjudication(claim.other_payer, claim.other_payer.lines[number - 1], line)
+            segments += line_adjudication(claim.other_payer, claim.other_payer.lines[number - 1], line)
     return segments
-
-
-def _other_payer(other: OtherPayer) -> list[str]:
-    """2320 (the other payer's SBR, what it paid, assignment and release), 2330A and 2330B."""
-    return [
-        segment(
-            "SBR",
-            other.responsibility,
-            "18",
-            other.group_number or "",
-            "",
-            "",
-            "",
-            "",
-            "",
-            other.payer.filing_indicator,
-        ),
-        segment("AMT", "D", amount(other.paid)),
-        segment("OI", "", "", "Y", "", "", "Y"),  # benefits assigned; release of information on file
-        person("IL", other.last_name, other.first_name, "MI", other.member_id),
-        organization("PR", other.payer.name, "PI", other.payer.payer_id),
-    ]
-
-
-def _line_adjudication(other: OtherPayer, adjudication: LineAdjudication, line: ServiceLine) -> list[str]:
-    """2430: the other payer's payment of the line, its adjustments (one CAS per group) and date."""
-    segments = [
-        segment(
-            "SVD",
-            other.payer.payer_id,
-            amount(adjudication.paid),
-            procedure(replace(line, procedure=adjudication.procedure, modifiers=adjudication.modifiers)),
-            "",
-            decimal_text(line.units),
-        )
-    ]
-    by_group = sorted(adjudication.adjustments, key=lambda a: a.group)
-    for group, adjustments in groupby(by_group, key=lambda a: a.group):
-        items = list(adjustments)
-        for start in range(0, len(items), CAS_REASONS):
-            segments.append(segment("CAS", group, *_triplets(items[start : start + CAS_REASONS])))
-    segments.append(segment("DTP", "573", "D8", d8(other.adjudicated_on)))
-    return segments
-
-
-def _triplets(adjustments: list[Adjustment]) -> list[str]:
-    """Reason, amount and an empty quantity per adjustment (the last quantity is dropped as trailing)."""
-    return [value for a in adjustments for value in (a.reason, amount(a.amount), "")]
