@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import replace
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -32,7 +33,7 @@ from backend.billing.documents import (
     institutional_document,
     institutional_from_document,
 )
-from backend.billing.iop_claims import give_back_days, rebuilt_week, week_claims_of_day
+from backend.billing.iop_claims import claim_days, give_back_days, rebuilt_week, week_claims_of_day
 from backend.billing.models import PRIMARY, SECONDARY, Claim, ClaimFormat, ClaimStatus
 from backend.billing.part2_payment import part2_of, with_part2
 from backend.billing.secondary_claims import carries_answer, rebuilt_secondary
@@ -97,8 +98,6 @@ def _successor(
 def replace_claim(session: Session, claim_id: uuid.UUID) -> Claim:
     """A frequency-7 claim re-decided from the session now; the original becomes REPLACED."""
     original = _correctable(session, claim_id)
-    if original.claim_format is ClaimFormat.INSTITUTIONAL:
-        return _replace_week(session, original)
     if original.responsibility == SECONDARY:
         number = claim_number()
         document, total, primary_id = rebuilt_secondary(
@@ -106,7 +105,10 @@ def replace_claim(session: Session, claim_id: uuid.UUID) -> Claim:
         )
         successor = _successor(original, number, "7", document, total)
         successor.primary_claim_id = primary_id
+        _reuse(session, successor, _uses_of(original))
         return _replaces(session, original, successor)
+    if original.claim_format is ClaimFormat.INSTITUTIONAL:
+        return _replace_week(session, original)
     billing = load(session, original.session_id)
     assert billing is not None
     decision = next(
@@ -181,13 +183,30 @@ def _void_document(original: Claim, number: str) -> tuple[dict[str, object], Dec
     return with_part2(claim_document(subscriber, voided), part2), voided.total_charge
 
 
+def _uses_of(claim: Claim) -> int:
+    """The authorization uses a claim counts on its own authorization: a session, or an IOP/PHP
+    week's days (the primary's are marked on the days instead, see give_back_days)."""
+    return len(claim_days(claim)) if claim.claim_format is ClaimFormat.INSTITUTIONAL else 1
+
+
+def _reuse(session: Session, claim: Claim, before: int) -> None:
+    """A secondary IOP/PHP week rebuilt with fewer (or more) days than it had: its authorization
+    counts the difference."""
+    if claim.claim_format is not ClaimFormat.INSTITUTIONAL or claim.authorization_id is None:
+        return
+    change = _uses_of(claim) - before
+    if change:  # a negative give-back takes uses
+        session.execute(give_back_uses(claim.authorization_id, -change))
+
+
 def give_back_authorization(session: Session, claim: Claim) -> None:
     """The claim's authorization use, returned (a claim withdrawn or voided did not use a session;
-    an IOP/PHP week, none of its days)."""
-    if claim.claim_format is ClaimFormat.INSTITUTIONAL:
+    an IOP/PHP week, none of its days: marked on them for the primary payer's authorization, counted
+    on the claim for the secondary's)."""
+    if claim.claim_format is ClaimFormat.INSTITUTIONAL and claim.responsibility == PRIMARY:
         give_back_days(session, claim)
     elif claim.authorization_id is not None:
-        session.execute(give_back_uses(claim.authorization_id))
+        session.execute(give_back_uses(claim.authorization_id, _uses_of(claim)))
 
 
 @handler(MEMBER_REMOVED)
@@ -200,8 +219,15 @@ def on_member_removed(session: Session, payload: Payload) -> None:
     program = session.get(Program, gs.program_id) if gs and gs.program_id else None
     if gs is not None and program is not None and program.level_of_care is not LevelOfCare.OUTPATIENT:
         day = gs.starts_at.astimezone(ZoneInfo(program.timezone)).date()
-        for week in week_claims_of_day(session, program.id, client_id, day):
-            _without_removed_day(session, week)
+        weeks = week_claims_of_day(session, program.id, client_id, day)
+        for week in weeks:
+            if week.responsibility == PRIMARY:
+                _without_removed_day(session, week)
+        # A secondary week follows the primary's answer to the corrected week (held until then); with
+        # no day left to bill, it is withdrawn too.
+        for week in weeks:
+            if week.responsibility == SECONDARY and not _primary_left(session, week):
+                _withdraw(session, week)
         return
     claims = session.scalars(
         select(Claim)
@@ -215,6 +241,20 @@ def on_member_removed(session: Session, payload: Payload) -> None:
     )
     for claim in claims:
         _withdraw(session, claim)
+
+
+def _primary_left(session: Session, secondary: Claim) -> bool:
+    """Whether a primary claim still bills the secondary claim's service (an original or replacement
+    not voided or replaced)."""
+    live = session.scalar(
+        select(Claim.id).where(
+            Claim.billable_event_id == secondary.billable_event_id,
+            Claim.responsibility == PRIMARY,
+            Claim.frequency.in_(["1", "7"]),
+            Claim.status.not_in([ClaimStatus.VOIDED, ClaimStatus.REPLACED]),
+        )
+    )
+    return live is not None
 
 
 def _withdraw(session: Session, claim: Claim) -> None:
@@ -288,11 +328,13 @@ def follow_primary_answers(session: Session, posted: Sequence[tuple[Claim, str]]
 def _follow(session: Session, secondary: Claim) -> None:
     nothing_owed = "nothing_owed"
     if secondary.status == ClaimStatus.READY:
-        ref = claim_from_document(secondary.document)[1].original_claim_ref
+        body: Any = secondary.document.get("claim") or secondary.document["institutional"]
         try:
+            before = _uses_of(secondary)
             secondary.document, secondary.total_charge, secondary.primary_claim_id = rebuilt_secondary(
-                session, secondary, secondary.claim_number, secondary.frequency, ref
+                session, secondary, secondary.claim_number, secondary.frequency, body["original_claim_ref"]
             )
+            _reuse(session, secondary, before)
             secondary.updated_at = utcnow()
         except InputRejected as refused:
             if refused.problems[0].code != nothing_owed:

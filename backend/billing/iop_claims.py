@@ -333,8 +333,8 @@ def give_back_days(session: Session, claim: Claim, keep: Collection[uuid.UUID] =
 def week_claims_of_day(
     session: Session, program_id: uuid.UUID, client_id: uuid.UUID, day: date
 ) -> list[Claim]:
-    """The member's live 837I claims (original or replacement) of the program's week that bill `day`
-    (one; none when the day was not billed)."""
+    """The member's live 837I claims (original or replacement) of the program's week that bill `day`:
+    the primary payer's and, once it answered, the secondary's; none when the day was not billed."""
     monday = week_of(day)
     claims = session.scalars(
         select(Claim)

@@ -7,7 +7,8 @@
 - A secondary claim is corrected with a replacement rebuilt from the primary's latest answer
   (`rebuilt_secondary`) or a void. When the primary payer answers again (a reversal and its
   correction), backend.billing.corrections makes the secondary claim follow (`carries_answer`); one
-  whose primary payment was reversed waits for the new answer (`held_for_reversal`).
+  whose primary payment was reversed, or whose primary claim was corrected, waits for the new
+  answer (`held_for_primary`).
 
 One original secondary claim per service (the claims' unique index). The claim is coded by the
 secondary payer's rules and quotes (and uses one session of) an authorization of the secondary
@@ -20,9 +21,9 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import Date, Select, cast, exists, func, select
@@ -34,12 +35,20 @@ from backend.billing.claim_builder import claim_number
 from backend.billing.coordination import (
     ADJUDICATED,
     Coding,
+    LineAnswer,
     PrimaryAdjudication,
     secondary_claim,
     secondary_problems,
+    secondary_week,
+    secondary_week_problems,
 )
 from backend.billing.decisions import authorized_service, line_coding
-from backend.billing.documents import claim_document, claim_from_document
+from backend.billing.documents import (
+    claim_document,
+    claim_from_document,
+    institutional_document,
+    institutional_from_document,
+)
 from backend.billing.models import (
     PRIMARY,
     SECONDARY,
@@ -100,11 +109,33 @@ def _adjudication(session: Session, primary: Claim) -> PrimaryAdjudication:
         outcome=payment.outcome,
         charge=payment.charge,
         paid=payment.paid,
-        adjustments=tuple(
-            doc.Adjustment(a["group"], a["reason"], Decimal(a["amount"])) for a in payment.adjustments
-        ),
+        adjustments=_adjustments(payment.adjustments),
         adjudicated_on=on,
+        claim_adjustments=_adjustments(a for a in payment.adjustments if "line" not in a),
+        lines=tuple(
+            LineAnswer(
+                service_date=date.fromisoformat(str(line["service_date"])) if line["service_date"] else None,
+                procedure=str(line["procedure"]),
+                modifiers=tuple(line["modifiers"]),  # type: ignore[arg-type]
+                charge=Decimal(str(line["charge"])),
+                paid=Decimal(str(line["paid"])),
+                adjustments=_adjustments(line["adjustments"]),  # type: ignore[arg-type]
+            )
+            for line in payment.lines
+        ),
     )
+
+
+def _adjustments(stored: Iterable[dict[str, str]]) -> tuple[doc.Adjustment, ...]:
+    return tuple(doc.Adjustment(a["group"], a["reason"], Decimal(a["amount"])) for a in stored)
+
+
+def _uses(primary: Claim) -> int:
+    """The authorization uses a secondary claim for `primary` takes: a session, or an IOP/PHP week's
+    days."""
+    if primary.claim_format is ClaimFormat.INSTITUTIONAL:
+        return len(institutional_from_document(primary.document)[1].lines)
+    return 1
 
 
 @dataclass(frozen=True)
@@ -121,10 +152,12 @@ def _terms(
     coverage: ClientCoverage,
     replacing: Claim | None = None,
     lock: bool = True,
+    uses: int = 1,
 ) -> _Terms:
     """The secondary payer's rules in force on the date of service code the member's line; the claim
-    quotes an authorization of the secondary coverage for the session's service with sessions left
-    (a replacement, the one its original quoted), and one is needed when the payer requires it. The
+    quotes an authorization of the secondary coverage for the session's service with `uses` sessions
+    (days) left (a replacement, the one its original quoted), and one is needed when the payer
+    requires it. The
     authorization is locked for its use unless `lock` is false (a check that bills nothing)."""
     assert coverage.payer_id is not None
     rules = rules_on(session, coverage.payer_id, primary.service_date)
@@ -150,7 +183,7 @@ def _terms(
             Authorization.service == service.value,
             Authorization.starts_on <= day,
             Authorization.ends_on >= day,
-            Authorization.sessions_used < Authorization.sessions_authorized,
+            Authorization.sessions_authorized - Authorization.sessions_used >= uses,
         )
         .order_by(Authorization.ends_on, Authorization.created_at)
         .limit(1)
@@ -173,8 +206,13 @@ def _document(
     now: datetime,
 ) -> dict[str, object]:
     """The secondary claim's stored document for `primary`, or InputRejected naming why not."""
-    subscriber, claim = claim_from_document(primary.document)
-    problems = secondary_problems(claim, adjudication)
+    claim: doc.Claim
+    if primary.claim_format is ClaimFormat.INSTITUTIONAL:
+        subscriber, claim = institutional_from_document(primary.document)
+        problems = secondary_week_problems(claim, adjudication)
+    else:
+        subscriber, claim = claim_from_document(primary.document)
+        problems = secondary_problems(claim, adjudication)
     if problems:
         raise InputRejected(problems)
     primary_payer = session.get_one(Payer, primary.payer_id)
@@ -194,6 +232,11 @@ def _document(
     )
     payer = doc.Payer(primary_payer.name, primary_payer.payer_code, primary_payer.filing_indicator)
     reference = terms.authorization.reference if terms.authorization else None
+    if isinstance(claim, doc.InstitutionalClaim):
+        week_subscriber, week = secondary_week(
+            claim, subscriber, payer, secondary_subscriber, adjudication, number, reference
+        )
+        return with_part2(institutional_document(week_subscriber, week, []), part2)
     new_subscriber, new_claim = secondary_claim(
         claim, subscriber, payer, secondary_subscriber, adjudication, terms.coding, number, reference
     )
@@ -213,8 +256,8 @@ class _Billable:
 def _billable(session: Session, primary: Claim, lock: bool = True) -> _Billable:
     """The secondary claim `primary` allows now, or InputRejected naming why not; writes nothing."""
     now = utcnow()
-    if primary.claim_format is not ClaimFormat.PROFESSIONAL or primary.responsibility != PRIMARY:
-        raise _refused("not_primary_professional", "only a professional claim to the primary payer")
+    if primary.responsibility != PRIMARY:
+        raise _refused("not_primary", "only a claim to the primary payer")
     adjudication = _adjudication(session, primary)
     coverage = secondary_coverage(session, primary.client_id)
     if coverage is None:
@@ -231,7 +274,7 @@ def _billable(session: Session, primary: Claim, lock: bool = True) -> _Billable:
             "already_billed", "the secondary payer was billed for this service: replace that claim"
         )
     number = claim_number()
-    terms = _terms(session, primary, coverage, lock=lock)
+    terms = _terms(session, primary, coverage, lock=lock, uses=_uses(primary))
     document = _document(session, primary, adjudication, coverage, terms, number, now)
     return _Billable(coverage, terms.authorization, number, document)
 
@@ -241,8 +284,8 @@ def bill_secondary(session: Session, primary: Claim) -> Claim:
     InputRejected naming why it cannot be billed."""
     billable = _billable(session, primary)
     authorization = billable.authorization
-    if authorization is not None:  # one use per new claim, given back by its void
-        authorization.sessions_used += 1
+    if authorization is not None:  # a session (an IOP/PHP week: its days), given back by its void
+        authorization.sessions_used += _uses(primary)
     claim = Claim(
         id=uuid.uuid4(),
         billable_event_id=primary.billable_event_id,
@@ -251,7 +294,7 @@ def bill_secondary(session: Session, primary: Claim) -> Claim:
         payer_id=billable.coverage.payer_id,
         authorization_id=authorization.id if authorization else None,
         claim_number=billable.number,
-        claim_format=ClaimFormat.PROFESSIONAL,
+        claim_format=primary.claim_format,
         frequency="1",
         responsibility=SECONDARY,
         primary_claim_id=primary.id,
@@ -292,49 +335,71 @@ def rebuilt_secondary(
         raise _refused("coverage_changed", "the member's secondary payer changed: void this claim instead")
     terms = _terms(session, primary, coverage, replacing=secondary)
     document = _document(session, primary, _adjudication(session, primary), coverage, terms, number, utcnow())
+    part2 = part2_of(document)
+    if primary.claim_format is ClaimFormat.INSTITUTIONAL:
+        subscriber, week = institutional_from_document(document)
+        week = replace(
+            week,
+            frequency=frequency,
+            original_claim_ref=original_ref,
+            type_of_bill=week.type_of_bill[:-1] + frequency,
+        )
+        return with_part2(institutional_document(subscriber, week, []), part2), week.total_charge, primary.id
     subscriber, claim = claim_from_document(document)
     rebuilt = replace(claim, frequency=frequency, original_claim_ref=original_ref)
-    return (
-        with_part2(claim_document(subscriber, rebuilt), part2_of(document)),
-        rebuilt.total_charge,
-        primary.id,
-    )
+    return with_part2(claim_document(subscriber, rebuilt), part2), rebuilt.total_charge, primary.id
 
 
 def carries_answer(session: Session, secondary: Claim, primary: Claim) -> bool:
     """Whether the secondary claim quotes the primary's latest answer (what it paid and adjusted)."""
-    other = claim_from_document(secondary.document)[1].other_payer
+    document = secondary.document
+    other = (
+        institutional_from_document(document)[1].other_payer
+        if secondary.claim_format is ClaimFormat.INSTITUTIONAL
+        else claim_from_document(document)[1].other_payer
+    )
     try:
         answer = _adjudication(session, primary)
     except InputRejected:
         return False
-    return other is not None and (other.paid, Counter(other.lines[0].adjustments)) == (
-        answer.paid,
-        Counter(answer.adjustments),
-    )
+    if other is None:
+        return False
+    quoted = [*other.claim_adjustments, *(a for line in other.lines for a in line.adjustments)]
+    return (other.paid, Counter(quoted)) == (answer.paid, Counter(answer.adjustments))
 
 
-def held_for_reversal(session: Session, claims: Sequence[Claim]) -> set[uuid.UUID]:
-    """The secondary claims among `claims` whose primary payer's latest answer for the service is a
-    reversal: they quote a payment taken back, and wait for its new answer (which rebuilds them)."""
+def held_for_primary(session: Session, claims: Sequence[Claim]) -> set[uuid.UUID]:
+    """The secondary claims among `claims` whose primary payer has no standing answer for the service:
+    the newest primary claim for it (a replacement after a correction) is not answered yet, or its
+    latest answer reverses the payment. They quote an answer no longer current and wait for the new
+    one (which rebuilds them, backend.billing.corrections.follow_primary_answers)."""
     secondaries = [c for c in claims if c.responsibility == SECONDARY]
     if not secondaries:
         return set()
-    reversed_events = {
-        event
-        for event, outcome in session.execute(
-            select(Claim.billable_event_id, ClaimPayment.outcome)
-            .join(ClaimPayment, ClaimPayment.claim_id == Claim.id)
-            .where(
-                Claim.billable_event_id.in_({c.billable_event_id for c in secondaries}),
-                Claim.responsibility == PRIMARY,
-            )
-            .order_by(Claim.billable_event_id, *LATEST_ANSWER)
-            .ext(distinct_on(Claim.billable_event_id))
+    newest = (
+        select(Claim.billable_event_id, Claim.id)
+        .where(
+            Claim.billable_event_id.in_({c.billable_event_id for c in secondaries}),
+            Claim.responsibility == PRIMARY,
+            Claim.frequency.in_(["1", "7"]),
         )
-        if outcome == Outcome.REVERSED
+        .order_by(Claim.billable_event_id, Claim.created_at.desc())
+        .ext(distinct_on(Claim.billable_event_id))
+        .subquery()
+    )
+    answer = (
+        select(ClaimPayment.outcome)
+        .where(ClaimPayment.claim_id == newest.c.id)
+        .order_by(*LATEST_ANSWER)
+        .limit(1)
+        .scalar_subquery()
+    )
+    waiting = {
+        event
+        for event, outcome in session.execute(select(newest.c.billable_event_id, answer))
+        if outcome is None or outcome == Outcome.REVERSED
     }
-    return {c.id for c in secondaries if c.billable_event_id in reversed_events}
+    return {c.id for c in secondaries if c.billable_event_id in waiting}
 
 
 def bill_secondary_of(session: Session, claim_id: uuid.UUID) -> Claim:
@@ -357,16 +422,16 @@ class PendingSecondary:
 
 
 def pending_secondaries(session: Session, limit: int) -> list[PendingSecondary]:
-    """The billers' secondary work list, oldest service first: each answered primary professional claim
-    with something unpaid whose member has a current secondary coverage (linked to a payer or not) and
-    no secondary claim, with the reason `billSecondary` would refuse it today (checked, nothing written
-    or locked): the list an automatic secondary claim that could not be made lands on."""
+    """The billers' secondary work list, oldest service first: each answered primary claim (a session,
+    or an IOP/PHP week) with something unpaid whose member has a current secondary coverage (linked to
+    a payer or not) and no secondary claim, with the reason `billSecondary` would refuse it today
+    (checked, nothing written or locked): where an automatic secondary claim that could not be made
+    lands."""
     billed = aliased(Claim)
     candidates = session.scalars(
         select(Claim)
         .where(
             Claim.responsibility == PRIMARY,
-            Claim.claim_format == ClaimFormat.PROFESSIONAL,
             Claim.status.in_([ClaimStatus.PAID, ClaimStatus.PARTIALLY_PAID, ClaimStatus.DENIED]),
             func.coalesce(Claim.paid_amount, 0) < Claim.total_charge,
             exists().where(

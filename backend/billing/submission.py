@@ -50,7 +50,7 @@ from backend.billing.models import (
 )
 from backend.billing.part2_payment import part2_of, payment_consent
 from backend.billing.remittance import LinePayment, Outcome, parse_835
-from backend.billing.secondary_claims import after_remittance, held_for_reversal
+from backend.billing.secondary_claims import after_remittance, held_for_primary
 from backend.billing.setup_store import default_provider
 from backend.billing.x12.checks import ClaimRejected
 from backend.billing.x12.claim_837i import write_837i
@@ -129,7 +129,7 @@ def submit_ready_claims(
             .with_for_update(skip_locked=True)
         )
     )
-    held = held_for_reversal(session, ready)
+    held = held_for_primary(session, ready)
     ready, consent_of = _with_part2_consent(session, [c for c in ready if c.id not in held], now)
     by_payer: dict[tuple[uuid.UUID, ClaimFormat], list[Claim]] = defaultdict(list)
     for claim in ready:

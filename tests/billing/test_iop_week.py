@@ -349,6 +349,94 @@ def test_a_week_whose_authorization_runs_out_midweek_is_one_claim_per_authorizat
     assert _days_used(database, clinic, first) == (3, 3)
 
 
+def _answer(database: Database, clinic: Tenant, simulated: SimulatedClearinghouse, folder: Path) -> None:
+    """What is ready goes out, the simulated payers answer (80% of each day paid), the answers post."""
+    with tenant_session(database.engine, clinic.schema_name) as session:
+        submit_ready_claims(session, FileDropClearinghouse(folder))
+    simulated.process()
+    with tenant_session(database.engine, clinic.schema_name) as session:
+        process_responses(session, FileDropClearinghouse(folder))
+
+
+def test_an_iop_week_the_primary_paid_in_part_goes_to_the_secondary_day_by_day(
+    database: Database, make_clinic: Callable[..., Tenant], tmp_path: Path
+) -> None:
+    """Member 0 also has a Medicaid plan, second, with a 10-day IOP authorization: the primary's 835
+    (80% of each day) makes an 837I to Medicaid for the same five days, each quoting the primary's
+    answer to it, using five days of Medicaid's authorization. Wednesday taken off the record before
+    it goes: the primary's week is replaced and the unsent secondary waits for that answer, then
+    bills the four days paid (Wednesday's authorization day given back) in an 837I pyx12 accepts
+    (SBR*S, 2320, 2430 SVD with the revenue code per day)."""
+    clinic = make_clinic()
+    folder = tmp_path / "ch"
+    with tenant_session(database.engine, clinic.schema_name) as session:
+        _, clients, sessions = _seed(session)
+        medicaid = Payer(
+            id=uuid.uuid4(), name="Maine Medicaid", payer_code="MECAID",
+            claim_format=ClaimFormat.INSTITUTIONAL, filing_indicator="MC",
+        )  # fmt: skip
+        session.add(medicaid)
+        session.flush()
+        session.add(
+            PayerRuleVersion(
+                payer_id=medicaid.id, effective_from=date(2026, 1, 1), rules=rules_as_json(IOP_RULES)
+            )
+        )
+        coverage = ClientCoverage(
+            client_id=clients[0], priority=CoveragePriority.SECONDARY, payer_name="Maine Medicaid",
+            member_id="MEC0001", payer_id=medicaid.id,
+        )  # fmt: skip
+        session.add(coverage)
+        session.flush()
+        auth = Authorization(
+            id=uuid.uuid4(), client_id=clients[0], coverage_id=coverage.id, reference="MEC-IOP-1",
+            service=AuthorizedService.INTENSIVE_OUTPATIENT.value, sessions_authorized=10,
+            starts_on=date(2026, 11, 1), ends_on=date(2026, 12, 31),
+        )  # fmt: skip
+        session.add(auth)
+    _decide(database, clinic, sessions)
+    _build_weeks(database, clinic)
+    simulated = SimulatedClearinghouse(folder)
+    _answer(database, clinic, simulated, folder)
+
+    def secondary() -> Claim:
+        with tenant_session(database.engine, clinic.schema_name) as session:
+            return session.scalars(
+                select(Claim).where(Claim.responsibility == "secondary", Claim.status != ClaimStatus.VOIDED)
+            ).one()
+
+    week = secondary()
+    body = week.document["institutional"]
+    days = ["2026-11-16", "2026-11-17", "2026-11-18", "2026-11-19", "2026-11-20"]
+    assert (week.claim_format, week.payer_id, week.status) == (
+        ClaimFormat.INSTITUTIONAL,
+        medicaid.id,
+        ClaimStatus.READY,
+    )
+    assert [line["service_date"] for line in body["lines"]] == days and body["prior_auth"] == "MEC-IOP-1"
+    assert [Decimal(line["paid"]) for line in body["other_payer"]["lines"]] == [Decimal("120")] * 5
+    assert _days_used(database, clinic, auth.id)[0] == 5
+
+    remove_from_final_record(database, clinic, sessions[2], clients[0])
+    with tenant_session(database.engine, clinic.schema_name) as session:
+        held = submit_ready_claims(session, FileDropClearinghouse(folder))
+        assert [b.claim_count for b in held] == [1], "the primary's replacement goes; the secondary waits"
+        assert session.get_one(Claim, week.id).status == ClaimStatus.READY
+    simulated.process()
+    with tenant_session(database.engine, clinic.schema_name) as session:
+        process_responses(session, FileDropClearinghouse(folder))
+    rebuilt = secondary()
+    assert rebuilt.id == week.id and rebuilt.claim_number == week.claim_number
+    billed = [line["service_date"] for line in rebuilt.document["institutional"]["lines"]]
+    assert billed == [day for day in days if day != "2026-11-18"]
+    assert _days_used(database, clinic, auth.id)[0] == 4
+    with tenant_session(database.engine, clinic.schema_name) as session:
+        (batch,) = submit_ready_claims(session, FileDropClearinghouse(folder))
+    text = next((folder / "outbox").glob(f"*{batch.file_name}*.x12")).read_text()
+    assert pyx12_errors(text) == [] and "SBR*S*18" in text and "REF*G1*MEC-IOP-1" in text
+    assert text.count("SVD*BLU01*120*HC:S9480*0905*1") == 4
+
+
 def _billed_week(database: Database, clinic: Tenant) -> tuple[list[uuid.UUID], list[uuid.UUID], uuid.UUID]:
     """The week billed and its claims made, the first member under a 10-day IOP authorization."""
     with tenant_session(database.engine, clinic.schema_name) as session:
