@@ -33,10 +33,10 @@ from backend.billing.documents import (
     institutional_document,
     institutional_from_document,
 )
-from backend.billing.iop_claims import claim_days, give_back_days, rebuilt_week, week_claims_of_day
+from backend.billing.iop_claims import give_back_days, rebuilt_week, week_claims_of_day
 from backend.billing.models import PRIMARY, SECONDARY, Claim, ClaimFormat, ClaimStatus
 from backend.billing.part2_payment import part2_of, with_part2
-from backend.billing.secondary_claims import carries_answer, rebuilt_secondary
+from backend.billing.secondary_claims import authorization_uses, carries_answer, rebuilt_secondary
 from backend.billing.session_facts import load
 from backend.clients.models import Authorization
 from backend.clients.store import give_back_uses
@@ -105,7 +105,7 @@ def replace_claim(session: Session, claim_id: uuid.UUID) -> Claim:
         )
         successor = _successor(original, number, "7", document, total)
         successor.primary_claim_id = primary_id
-        _reuse(session, successor, _uses_of(original))
+        _reuse(session, successor, authorization_uses(original))
         return _replaces(session, original, successor)
     if original.claim_format is ClaimFormat.INSTITUTIONAL:
         return _replace_week(session, original)
@@ -183,18 +183,12 @@ def _void_document(original: Claim, number: str) -> tuple[dict[str, object], Dec
     return with_part2(claim_document(subscriber, voided), part2), voided.total_charge
 
 
-def _uses_of(claim: Claim) -> int:
-    """The authorization uses a claim counts on its own authorization: a session, or an IOP/PHP
-    week's days (the primary's are marked on the days instead, see give_back_days)."""
-    return len(claim_days(claim)) if claim.claim_format is ClaimFormat.INSTITUTIONAL else 1
-
-
 def _reuse(session: Session, claim: Claim, before: int) -> None:
     """A secondary IOP/PHP week rebuilt with fewer (or more) days than it had: its authorization
     counts the difference."""
     if claim.claim_format is not ClaimFormat.INSTITUTIONAL or claim.authorization_id is None:
         return
-    change = _uses_of(claim) - before
+    change = authorization_uses(claim) - before
     if change:  # a negative give-back takes uses
         session.execute(give_back_uses(claim.authorization_id, -change))
 
@@ -206,7 +200,7 @@ def give_back_authorization(session: Session, claim: Claim) -> None:
     if claim.claim_format is ClaimFormat.INSTITUTIONAL and claim.responsibility == PRIMARY:
         give_back_days(session, claim)
     elif claim.authorization_id is not None:
-        session.execute(give_back_uses(claim.authorization_id, _uses_of(claim)))
+        session.execute(give_back_uses(claim.authorization_id, authorization_uses(claim)))
 
 
 @handler(MEMBER_REMOVED)
@@ -330,7 +324,7 @@ def _follow(session: Session, secondary: Claim) -> None:
     if secondary.status == ClaimStatus.READY:
         body: Any = secondary.document.get("claim") or secondary.document["institutional"]
         try:
-            before = _uses_of(secondary)
+            before = authorization_uses(secondary)
             secondary.document, secondary.total_charge, secondary.primary_claim_id = rebuilt_secondary(
                 session, secondary, secondary.claim_number, secondary.frequency, body["original_claim_ref"]
             )

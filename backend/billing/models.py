@@ -12,6 +12,7 @@ import enum
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
@@ -225,7 +226,7 @@ class ClaimPayment(TenantBase):
     # days paid or denied one by one. [{"service_date": "2026-11-16", "procedure": "S9480",
     # "modifiers": [], "revenue_code": "0905", "units": "1", "charge": "250.00", "paid": "200.00",
     # "adjustments": [{"group": "PR", "reason": "2", "amount": "50.00"}], "remarks": []}]
-    lines: Mapped[list[dict[str, object]]] = mapped_column(JSONB, default=list)
+    lines: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

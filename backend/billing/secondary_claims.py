@@ -114,12 +114,12 @@ def _adjudication(session: Session, primary: Claim) -> PrimaryAdjudication:
         claim_adjustments=_adjustments(a for a in payment.adjustments if "line" not in a),
         lines=tuple(
             LineAnswer(
-                service_date=date.fromisoformat(str(line["service_date"])) if line["service_date"] else None,
-                procedure=str(line["procedure"]),
-                modifiers=tuple(line["modifiers"]),  # type: ignore[arg-type]
-                charge=Decimal(str(line["charge"])),
-                paid=Decimal(str(line["paid"])),
-                adjustments=_adjustments(line["adjustments"]),  # type: ignore[arg-type]
+                service_date=date.fromisoformat(line["service_date"]) if line["service_date"] else None,
+                procedure=line["procedure"],
+                modifiers=tuple(line["modifiers"]),
+                charge=Decimal(line["charge"]),
+                paid=Decimal(line["paid"]),
+                adjustments=_adjustments(line["adjustments"]),
             )
             for line in payment.lines
         ),
@@ -130,11 +130,11 @@ def _adjustments(stored: Iterable[dict[str, str]]) -> tuple[doc.Adjustment, ...]
     return tuple(doc.Adjustment(a["group"], a["reason"], Decimal(a["amount"])) for a in stored)
 
 
-def _uses(primary: Claim) -> int:
-    """The authorization uses a secondary claim for `primary` takes: a session, or an IOP/PHP week's
-    days."""
-    if primary.claim_format is ClaimFormat.INSTITUTIONAL:
-        return len(institutional_from_document(primary.document)[1].lines)
+def authorization_uses(claim: Claim) -> int:
+    """The uses a claim counts on the authorization it quotes: a session, or an IOP/PHP week's days
+    (one line a day). A primary's IOP/PHP days are marked on the days instead (iop_claims)."""
+    if claim.claim_format is ClaimFormat.INSTITUTIONAL:
+        return len(institutional_from_document(claim.document)[1].lines)
     return 1
 
 
@@ -274,7 +274,7 @@ def _billable(session: Session, primary: Claim, lock: bool = True) -> _Billable:
             "already_billed", "the secondary payer was billed for this service: replace that claim"
         )
     number = claim_number()
-    terms = _terms(session, primary, coverage, lock=lock, uses=_uses(primary))
+    terms = _terms(session, primary, coverage, lock=lock, uses=authorization_uses(primary))
     document = _document(session, primary, adjudication, coverage, terms, number, now)
     return _Billable(coverage, terms.authorization, number, document)
 
@@ -285,7 +285,7 @@ def bill_secondary(session: Session, primary: Claim) -> Claim:
     billable = _billable(session, primary)
     authorization = billable.authorization
     if authorization is not None:  # a session (an IOP/PHP week: its days), given back by its void
-        authorization.sessions_used += _uses(primary)
+        authorization.sessions_used += authorization_uses(primary)
     claim = Claim(
         id=uuid.uuid4(),
         billable_event_id=primary.billable_event_id,
