@@ -156,7 +156,9 @@ def _replace_week(session: Session, original: Claim) -> Claim:
 
 
 def void_claim(session: Session, claim_id: uuid.UUID) -> Claim:
-    """A frequency-8 claim withdrawing the original (VOIDED); its authorization use is given back."""
+    """A frequency-8 claim withdrawing the original (VOIDED); its authorization use is given back. A
+    primary claim voided takes the secondary claim for the service with it (withdrawn while unsent,
+    voided once the secondary payer has it): it quoted an answer to a claim that no longer stands."""
     original = _correctable(session, claim_id)
     number = claim_number()
     document, total = _void_document(original, number)
@@ -166,6 +168,18 @@ def void_claim(session: Session, claim_id: uuid.UUID) -> Claim:
     original.updated_at = utcnow()
     give_back_authorization(session, original)
     session.flush()
+    if original.responsibility == PRIMARY:
+        for secondary in session.scalars(
+            select(Claim)
+            .where(
+                Claim.billable_event_id == original.billable_event_id,
+                Claim.responsibility == SECONDARY,
+                Claim.frequency.in_(["1", "7"]),
+                Claim.status.not_in([ClaimStatus.VOIDED, ClaimStatus.REPLACED]),
+            )
+            .with_for_update()
+        ):
+            _withdraw(session, secondary)
     return successor
 
 
@@ -253,7 +267,10 @@ def _primary_left(session: Session, secondary: Claim) -> bool:
 
 def _withdraw(session: Session, claim: Claim) -> None:
     """Nothing the claim bills is billable any more: an unsent original is never sent; an unsent
-    replacement becomes the void of the payer's claim it was to replace; a sent claim is voided."""
+    replacement becomes the void of the payer's claim it was to replace; a sent claim is voided (one
+    withdrawn already, e.g. with its primary, is left as it is)."""
+    if claim.status in (ClaimStatus.VOIDED, ClaimStatus.REPLACED):
+        return
     if claim.status == ClaimStatus.READY:
         give_back_authorization(session, claim)
         replaced = session.get(Claim, claim.replaces_claim_id) if claim.replaces_claim_id else None

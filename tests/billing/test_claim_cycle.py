@@ -388,9 +388,12 @@ def test_the_secondary_work_list_shows_each_answered_balance_and_what_holds_it_u
     assert refused["errors"] and "first" in refused["errors"][0]["message"]
 
 
-def _secondary_made(s: Scenario, drop: Path) -> tuple[SimulatedClearinghouse, Path, Claim]:
-    """Member 2's secondary (the other payer, no authorization needed) billed after the primary's 835
-    paid 80%; returns the simulated clearinghouse, its folder and the primary claim."""
+def _secondary_made(
+    s: Scenario, drop: Path, authorized: int = 0
+) -> tuple[SimulatedClearinghouse, Path, Claim]:
+    """Member 2's secondary (the other payer, no authorization needed; `authorized` sessions of one
+    if given) billed after the primary's 835 paid 80%; returns the simulated clearinghouse, its
+    folder and the primary claim."""
     member = s.group.members[2].client_id
     with tenant_session(s.database.engine, s.clinic.schema_name) as session:
         session.add(billing_provider())
@@ -398,12 +401,19 @@ def _secondary_made(s: Scenario, drop: Path) -> tuple[SimulatedClearinghouse, Pa
             select(ClientCoverage.payer_id).where(ClientCoverage.client_id == member)
         ).one()
         second = session.scalars(select(Payer).where(Payer.id != primary_payer)).one()
-        session.add(
-            ClientCoverage(
-                client_id=member, priority=CoveragePriority.SECONDARY, payer_name=second.name,
-                member_id="SEC-31", payer_id=second.id,
-            )
+        coverage = ClientCoverage(
+            client_id=member, priority=CoveragePriority.SECONDARY, payer_name=second.name,
+            member_id="SEC-31", payer_id=second.id,
         )  # fmt: skip
+        session.add(coverage)
+        session.flush()
+        if authorized:
+            session.add(
+                Authorization(
+                    client_id=member, coverage_id=coverage.id, reference="SEC-PA-5",
+                    sessions_authorized=authorized, starts_on=date(2026, 1, 1), ends_on=date(2026, 12, 31),
+                )
+            )  # fmt: skip
     _process_kind(s, SESSION_CLOSED)
     _process_kind(s, SUBMIT_CLAIMS)
     folder = drop / s.clinic.schema_name
@@ -504,6 +514,27 @@ def test_a_sent_secondary_claim_is_replaced_when_the_primary_pays_again(
         (batch,) = submit_ready_claims(session, FileDropClearinghouse(folder))
     text = next((folder / "outbox").glob(f"*{batch.file_name}*.x12")).read_text()
     assert pyx12_errors(text) == [] and f"REF*F8*{first.payer_claim_number}~" in text.replace("\n", "")
+
+
+def test_voiding_a_primary_claim_withdraws_the_secondary_claim_that_quoted_it(
+    billed: Scenario,  # noqa: F811
+    drop: Path,
+) -> None:
+    """The biller voids member 2's paid primary claim (billed in error): the unsent secondary claim
+    quoting its payment is withdrawn with it, never sent, and its authorization use given back."""
+    s = billed
+    _, folder, primary = _secondary_made(s, drop, authorized=4)
+    with tenant_session(s.database.engine, s.clinic.schema_name) as session:
+        (secondary,) = session.scalars(select(Claim).where(Claim.responsibility == "secondary"))
+        auth = session.scalars(select(Authorization).where(Authorization.reference == "SEC-PA-5")).one()
+        assert (secondary.authorization_id, auth.sessions_used) == (auth.id, 1)
+    voided = s.biller.data("VoidClaim", "billing.graphql", claimId=str(primary.id))["voidClaim"]
+    assert voided["__typename"] == "ClaimResult" and voided["claim"]["frequency"] == "8"
+    with tenant_session(s.database.engine, s.clinic.schema_name) as session:
+        assert session.get_one(Claim, secondary.id).status == ClaimStatus.VOIDED
+        assert session.get_one(Authorization, auth.id).sessions_used == 0
+        sent = submit_ready_claims(session, FileDropClearinghouse(folder))
+    assert [b.claim_count for b in sent] == [1], "only the primary's void goes out"
 
 
 def session_claim(s: Scenario, client_id: uuid.UUID) -> uuid.UUID:
