@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from backend.billing.claim_builder import build_claim, claim_number, claimable
@@ -169,16 +169,7 @@ def void_claim(session: Session, claim_id: uuid.UUID) -> Claim:
     give_back_authorization(session, original)
     session.flush()
     if original.responsibility == PRIMARY:
-        for secondary in session.scalars(
-            select(Claim)
-            .where(
-                Claim.billable_event_id == original.billable_event_id,
-                Claim.responsibility == SECONDARY,
-                Claim.frequency.in_(["1", "7"]),
-                Claim.status.not_in([ClaimStatus.VOIDED, ClaimStatus.REPLACED]),
-            )
-            .with_for_update()
-        ):
+        for secondary in session.scalars(_live(original.billable_event_id, SECONDARY).with_for_update()):
             _withdraw(session, secondary)
     return successor
 
@@ -251,18 +242,22 @@ def on_member_removed(session: Session, payload: Payload) -> None:
         _withdraw(session, claim)
 
 
+def _live(billable_event_id: uuid.UUID, responsibility: str) -> Select[Claim]:
+    """The claims still billing a service to the payer of `responsibility`: an original or a
+    replacement, neither voided nor replaced."""
+    return select(Claim).where(
+        Claim.billable_event_id == billable_event_id,
+        Claim.responsibility == responsibility,
+        Claim.frequency.in_(["1", "7"]),
+        Claim.status.not_in([ClaimStatus.VOIDED, ClaimStatus.REPLACED]),
+    )
+
+
 def _primary_left(session: Session, secondary: Claim) -> bool:
     """Whether a primary claim still bills the secondary claim's service (an original or replacement
     not voided or replaced)."""
-    live = session.scalar(
-        select(Claim.id).where(
-            Claim.billable_event_id == secondary.billable_event_id,
-            Claim.responsibility == PRIMARY,
-            Claim.frequency.in_(["1", "7"]),
-            Claim.status.not_in([ClaimStatus.VOIDED, ClaimStatus.REPLACED]),
-        )
-    )
-    return live is not None
+    live = _live(secondary.billable_event_id, PRIMARY).with_only_columns(Claim.id).limit(1)
+    return session.scalar(live) is not None
 
 
 def _withdraw(session: Session, claim: Claim) -> None:
@@ -317,13 +312,7 @@ def follow_primary_answers(session: Session, posted: Sequence[tuple[Claim, str]]
         if primary.responsibility != PRIMARY or outcome not in ADJUDICATED:
             continue
         secondary = session.scalar(
-            select(Claim)
-            .where(
-                Claim.billable_event_id == primary.billable_event_id,
-                Claim.responsibility == SECONDARY,
-                Claim.frequency.in_(["1", "7"]),
-                Claim.status.not_in([ClaimStatus.VOIDED, ClaimStatus.REPLACED]),
-            )
+            _live(primary.billable_event_id, SECONDARY)
             .order_by(Claim.created_at.desc())
             .limit(1)
             .with_for_update()
