@@ -92,7 +92,7 @@ def build_iop_week(session: Session, program_id: uuid.UUID, week_of: date) -> li
         # The member's coverage, payer rules, diagnoses and rendering as of their last session that week.
         billing = load(session, member_events[-1].session_id)
         assert billing is not None
-        for days in by_authorization(member_events):
+        for days in _by_authorization(member_events):
             claim = _week_claim(session, billing, client_id, days, member_events, level, week_of)
             if claim is not None:
                 claims.append(claim)
@@ -106,7 +106,7 @@ def build_iop_week(session: Session, program_id: uuid.UUID, week_of: date) -> li
     return claims
 
 
-def by_authorization(events: list[BillableEvent]) -> list[list[BillableEvent]]:
+def _by_authorization(events: list[BillableEvent]) -> list[list[BillableEvent]]:
     """A member's billed days of a week, one group per authorization they used, in date order: an
     837I names one prior authorization (2300 REF*G1), so a week whose authorization ran out and
     another took over is two claims. A day's sessions stay together, under the day's authorization."""
