@@ -99,6 +99,28 @@ class Coding:
     modifiers: tuple[str, ...]
 
 
+def _other_payer(
+    subscriber: Subscriber,
+    payer: Payer,
+    adjudication: PrimaryAdjudication,
+    lines: tuple[LineAdjudication, ...],
+    claim_adjustments: tuple[Adjustment, ...] = (),
+) -> OtherPayer:
+    """The primary as the secondary claim names it: the member as it knows them, what it paid, when."""
+    return OtherPayer(
+        payer=payer,
+        member_id=subscriber.member_id,
+        last_name=subscriber.last_name,
+        first_name=subscriber.first_name,
+        group_number=subscriber.group_number,
+        responsibility=subscriber.payer_responsibility,
+        paid=adjudication.paid,
+        adjudicated_on=adjudication.adjudicated_on,
+        lines=lines,
+        claim_adjustments=claim_adjustments,
+    )
+
+
 def secondary_claim(
     primary: ProfessionalClaim,
     primary_subscriber: Subscriber,
@@ -113,19 +135,8 @@ def secondary_claim(
     service and charge coded by the secondary's rules, for the member as the secondary knows them,
     carrying the primary's answer to the line as the primary was billed it."""
     (line,) = primary.lines
-    other = OtherPayer(
-        payer=primary_payer,
-        member_id=primary_subscriber.member_id,
-        last_name=primary_subscriber.last_name,
-        first_name=primary_subscriber.first_name,
-        group_number=primary_subscriber.group_number,
-        responsibility=primary_subscriber.payer_responsibility,
-        paid=adjudication.paid,
-        adjudicated_on=adjudication.adjudicated_on,
-        lines=(
-            LineAdjudication(line.procedure, line.modifiers, adjudication.paid, adjudication.adjustments),
-        ),
-    )
+    answered = LineAdjudication(line.procedure, line.modifiers, adjudication.paid, adjudication.adjustments)
+    other = _other_payer(primary_subscriber, primary_payer, adjudication, (answered,))
     coded = replace(line, modifiers=coding.modifiers, place_of_service=coding.place_of_service)
     claim = replace(
         primary,
@@ -187,17 +198,9 @@ def secondary_week(
     days as billed to the primary, each with the primary's answer to it."""
     answers = _answers(primary, adjudication)
     assert answers is not None
-    other = OtherPayer(
-        payer=primary_payer,
-        member_id=primary_subscriber.member_id,
-        last_name=primary_subscriber.last_name,
-        first_name=primary_subscriber.first_name,
-        group_number=primary_subscriber.group_number,
-        responsibility=primary_subscriber.payer_responsibility,
-        paid=adjudication.paid,
-        adjudicated_on=adjudication.adjudicated_on,
-        lines=tuple(LineAdjudication(a.procedure, a.modifiers, a.paid, a.adjustments) for a in answers),
-        claim_adjustments=adjudication.claim_adjustments,
+    days = tuple(LineAdjudication(a.procedure, a.modifiers, a.paid, a.adjustments) for a in answers)
+    other = _other_payer(
+        primary_subscriber, primary_payer, adjudication, days, adjudication.claim_adjustments
     )
     claim = replace(
         primary,
